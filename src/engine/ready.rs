@@ -1,0 +1,437 @@
+//! The ready set: which tasks of a block were woken since the engine last looked.
+//!
+//! # Layout
+//!
+//! One heap allocation per block, shared by the engine and by every waker it
+//! ever handed out:
+//!
+//! ```text
+//! +--------+-------------------------+------------------------------------+
+//! | Header | items: [u32; capacity]  | words: [AtomicUsize; total_words]  |
+//! | refs   | items[i] == i           | level 0 (leaves): 1 bit per slot   |
+//! | parent |                         | level 1: 1 bit per level-0 word    |
+//! | ...    | (a slot's waker points  | ... up to one top word             |
+//! |        |  at its item)           |                                    |
+//! +--------+-------------------------+------------------------------------+
+//! ```
+//!
+//! A slot's waker is a pointer to `items[i]`: reading the item gives `i`, and
+//! the header sits `ITEMS_OFFSET + 4 * i` bytes before it (the items come right
+//! after the header, so that offset is the same for every set). So wakers cost no allocation, and the engine
+//! hands a child a borrowed waker ([`SlotWaker`]) that touches no reference count
+//! unless the child clones it.
+//!
+//! # The hierarchical bit set
+//!
+//! Level 0 has one bit per slot: the slot's "queued" flag. Each higher level has
+//! one bit per word of the level below, set while that word may be non-zero; the
+//! top level is a single word. A wake sets its leaf bit and climbs only while it
+//! turns a word from zero to non-zero, so most wakes are one `fetch_or`; the
+//! wake that turns the top word non-zero wakes the parent, so a burst of wakes
+//! costs the executor one wake. The engine takes the top word with a `swap` and
+//! descends only into words whose bit it took, so a round costs time in
+//! proportion to the tasks woken, never to the size of the batch, and visits
+//! them in slot order (which is index order when slots are not reused).
+//!
+//! # Invariants
+//!
+//! 1. The allocation lives while `refs > 0`; the engine's [`ReadySet`] holds one
+//!    reference and every cloned waker holds one.
+//! 2. `items` and the header's plain fields are written once, before the first
+//!    waker exists, and never again.
+//! 3. For every non-zero word below the top, its bit in the level above is set,
+//!    or the waker that made it non-zero is still climbing and will set it, or
+//!    the engine has taken that bit in its current round and will take the word.
+//!    So no wake is lost between a waker and the engine.
+//! 4. Only the engine (through `&mut Cursor` and `&ReadySet`) clears bits.
+
+use super::parent_waker::ParentWaker;
+use crate::sync::{AtomicUsize, Ordering};
+use alloc::alloc::{alloc, dealloc, handle_alloc_error};
+use core::alloc::Layout;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::Deref;
+use core::ptr::{self, NonNull};
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+/// Bits in one word of the set.
+const BITS: usize = usize::BITS as usize;
+/// Enough levels for `u32::MAX` slots even with 16-bit words.
+const MAX_LEVELS: usize = 8;
+/// Above this many references a clone panics instead of risking an overflow.
+const MAX_REFS: usize = isize::MAX as usize;
+
+/// The largest block a ready set can track (wakers store a slot as a `u32`).
+pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
+
+struct Header {
+    /// Invariant 1.
+    refs: AtomicUsize,
+    /// The engine's own waker, woken when the set turns non-empty.
+    parent: ParentWaker,
+    /// Number of levels; level `levels - 1` is the single top word.
+    levels: usize,
+    /// Index into `words` of each level's first word.
+    level_start: [usize; MAX_LEVELS],
+    /// Byte offset of `words` from the start of the allocation.
+    words_offset: usize,
+    /// Number of words in all levels together.
+    total_words: usize,
+    /// The layout of the whole allocation, for `dealloc`.
+    layout: Layout,
+}
+
+/// The engine's handle on one block's ready set. Not `Clone`: there is one
+/// owner, the engine; wakers are the other references.
+pub(crate) struct ReadySet {
+    header: NonNull<Header>,
+}
+
+// SAFETY: everything shared through the header is atomic (`refs`, `words`),
+// written once before sharing (invariant 2), or the `Sync` `ParentWaker`.
+unsafe impl Send for ReadySet {}
+// SAFETY: as above; `&ReadySet` only reads immutable fields or uses atomics.
+unsafe impl Sync for ReadySet {}
+
+/// Where the engine is in its walk over the set's bits during one round.
+///
+/// The walk is resumable: the engine may hand a completion to its face in the
+/// middle of a round and carry on from the same place at the next call.
+pub(crate) struct Cursor {
+    /// Bits of the word at each level that this round still has to visit.
+    remaining: [usize; MAX_LEVELS],
+    /// Which word of each level `remaining` was taken from.
+    word: [usize; MAX_LEVELS],
+    /// The level being walked, or `None` when the round is over.
+    level: Option<usize>,
+}
+
+impl Cursor {
+    /// A cursor with no round in progress.
+    pub(crate) const fn new() -> Self {
+        Self {
+            remaining: [0; MAX_LEVELS],
+            word: [0; MAX_LEVELS],
+            level: None,
+        }
+    }
+}
+
+impl ReadySet {
+    /// A set for slots `0..capacity`, all clear.
+    ///
+    /// # Panics
+    /// If `capacity` is zero or above [`MAX_CAPACITY`], or the layout overflows.
+    pub(crate) fn new(capacity: usize) -> Self {
+        assert!(
+            (1..=MAX_CAPACITY).contains(&capacity),
+            "fanout: a block holds 1..=u32::MAX tasks"
+        );
+        let mut level_start = [0; MAX_LEVELS];
+        let mut levels = 0;
+        let mut total_words = 0;
+        let mut width = capacity;
+        loop {
+            let words = width.div_ceil(BITS);
+            level_start[levels] = total_words;
+            total_words += words;
+            levels += 1;
+            if words == 1 {
+                break;
+            }
+            width = words;
+        }
+        let too_big = "fanout: batch too large to lay out";
+        let (layout, items_offset) = Layout::new::<Header>()
+            .extend(Layout::array::<u32>(capacity).expect(too_big))
+            .expect(too_big);
+        assert_eq!(items_offset, ITEMS_OFFSET);
+        let (layout, words_offset) = layout
+            .extend(Layout::array::<AtomicUsize>(total_words).expect(too_big))
+            .expect(too_big);
+        let layout = layout.pad_to_align();
+        // SAFETY: the layout has a non-zero size (it holds a `Header`).
+        let base = unsafe { alloc(layout) };
+        let Some(base) = NonNull::new(base) else {
+            handle_alloc_error(layout)
+        };
+        // SAFETY: `base` is a fresh allocation of `layout`, which places a
+        // `Header` at 0, `capacity` `u32`s at `ITEMS_OFFSET` and `total_words`
+        // atomics at `words_offset`, each suitably aligned by `Layout::extend`.
+        unsafe {
+            base.cast::<Header>().as_ptr().write(Header {
+                refs: AtomicUsize::new(1),
+                parent: ParentWaker::new(),
+                levels,
+                level_start,
+                words_offset,
+                total_words,
+                layout,
+            });
+            let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
+            for w in 0..total_words {
+                words.add(w).write(AtomicUsize::new(0));
+            }
+            let items = base.as_ptr().add(ITEMS_OFFSET).cast::<u32>();
+            for i in 0..capacity {
+                // `capacity <= u32::MAX`, checked above.
+                items.add(i).write(i as u32);
+            }
+        }
+        Self {
+            header: base.cast(),
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the engine's reference keeps the allocation alive (invariant 1).
+        unsafe { self.header.as_ref() }
+    }
+
+    /// A waker for `slot`, borrowed from the engine: no reference count changes
+    /// unless the child clones it.
+    ///
+    /// `slot` must be below the capacity (checked in debug builds).
+    #[inline]
+    pub(crate) fn waker(&self, slot: usize) -> SlotWaker<'_> {
+        // SAFETY: `header` is the base of a live allocation of this layout.
+        let item = unsafe { item_ptr(self.header, slot) };
+        let raw = RawWaker::new(item.cast(), &VTABLE);
+        SlotWaker {
+            // SAFETY: `VTABLE`'s functions accept a pointer to an item of a live
+            // ready set, which `item` is for as long as `&self` lives; the
+            // `ManuallyDrop` keeps us from releasing a reference we never took.
+            waker: ManuallyDrop::new(unsafe { Waker::from_raw(raw) }),
+            _set: PhantomData,
+        }
+    }
+
+    /// Registers the engine's waker, so that a wake from now on reaches it.
+    /// Call it before [`ReadySet::start_round`], never after.
+    #[inline]
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.header().parent.register(waker);
+    }
+
+    /// Takes the whole set for a new round: every slot woken before this call is
+    /// visited by the cursor; wakes after it go to the next round, except those
+    /// that land in a word this round has not taken yet.
+    #[inline]
+    pub(crate) fn start_round(&self, cursor: &mut Cursor) {
+        let top = self.header().levels - 1;
+        cursor.remaining[top] = self.take_word(top, 0);
+        cursor.word[top] = 0;
+        cursor.level = Some(top);
+    }
+
+    /// The next slot of this round, in slot order, or `None` when the round is
+    /// over. Each slot comes out at most once per round.
+    #[inline]
+    pub(crate) fn next(&self, cursor: &mut Cursor) -> Option<usize> {
+        let top = self.header().levels - 1;
+        loop {
+            let level = cursor.level?;
+            let bits = cursor.remaining[level];
+            if bits == 0 {
+                cursor.level = if level == top { None } else { Some(level + 1) };
+                continue;
+            }
+            cursor.remaining[level] = bits & (bits - 1);
+            let pos = cursor.word[level] * BITS + bits.trailing_zeros() as usize;
+            if level == 0 {
+                return Some(pos);
+            }
+            cursor.word[level - 1] = pos;
+            cursor.remaining[level - 1] = self.take_word(level - 1, pos);
+            cursor.level = Some(level - 1);
+        }
+    }
+
+    /// Clears word `word` of `level` and returns what it held.
+    #[inline]
+    fn take_word(&self, level: usize, word: usize) -> usize {
+        let header = self.header();
+        let index = header.level_start[level] + word;
+        debug_assert!(index < header.total_words);
+        // SAFETY: `index < total_words`, so this is one of the initialized atomics
+        // of the live allocation.
+        let word = unsafe { &*words_ptr(self.header).add(index) };
+        // Acquire: see everything a waker did before it set a bit we take.
+        word.swap(0, Ordering::AcqRel)
+    }
+}
+
+impl Drop for ReadySet {
+    fn drop(&mut self) {
+        // The engine is gone: a late wake must not wake (and keep alive) the
+        // task that used to poll it.
+        self.header().parent.clear();
+        // SAFETY: this is the engine's reference (invariant 1).
+        unsafe { release(self.header) };
+    }
+}
+
+/// A waker borrowed from a [`ReadySet`] for one poll of one slot.
+pub(crate) struct SlotWaker<'a> {
+    waker: ManuallyDrop<Waker>,
+    _set: PhantomData<&'a ReadySet>,
+}
+
+impl Deref for SlotWaker<'_> {
+    type Target = Waker;
+
+    #[inline]
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+/// Byte offset of `items` from the start of every ready-set allocation: the
+/// items come right after the header, so it depends on nothing else.
+const ITEMS_OFFSET: usize = {
+    let size = core::mem::size_of::<Header>();
+    let align = core::mem::align_of::<u32>();
+    size.div_ceil(align) * align
+};
+
+/// # Safety
+/// `header` must be the base of a live ready-set allocation and
+/// `slot < capacity`.
+#[inline]
+unsafe fn item_ptr(header: NonNull<Header>, slot: usize) -> *const u32 {
+    // SAFETY: per the contract, the allocation is live and `ITEMS_OFFSET +
+    // 4 * slot` stays inside it because `slot < capacity`; the pointer keeps
+    // the provenance of the whole allocation, which `resolve` relies on.
+    unsafe {
+        header
+            .as_ptr()
+            .cast::<u8>()
+            .add(ITEMS_OFFSET)
+            .cast::<u32>()
+            .add(slot)
+    }
+}
+
+/// # Safety
+/// `header` must be the base of a live ready-set allocation.
+#[inline]
+unsafe fn words_ptr(header: NonNull<Header>) -> *const AtomicUsize {
+    // SAFETY: per the contract; `words_offset` is inside the allocation.
+    unsafe {
+        let offset = (*header.as_ptr()).words_offset;
+        header.as_ptr().cast::<u8>().add(offset).cast::<AtomicUsize>()
+    }
+}
+
+/// Recovers the header and the slot from a waker's data pointer.
+///
+/// # Safety
+/// `item` must come from [`item_ptr`] on a ready set that is still allocated.
+#[inline]
+unsafe fn resolve(item: *const ()) -> (NonNull<Header>, usize) {
+    let item = item.cast::<u32>();
+    // SAFETY: items are written once before any waker exists (invariant 2).
+    let slot = unsafe { *item } as usize;
+    // SAFETY: `item` is `ITEMS_OFFSET + 4 * slot` bytes past the header, in the
+    // same allocation, and carries that allocation's provenance.
+    let header = unsafe { item.sub(slot).cast::<u8>().sub(ITEMS_OFFSET) };
+    // SAFETY: derived from a non-null allocation base.
+    (unsafe { NonNull::new_unchecked(header.cast_mut().cast()) }, slot)
+}
+
+/// Drops one reference; the last one frees the allocation.
+///
+/// # Safety
+/// The caller owns one reference to the live allocation at `header` and gives
+/// it up.
+unsafe fn release(header: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps it alive until this decrement.
+    let refs = unsafe { &(*header.as_ptr()).refs };
+    // AcqRel: the last owner must see every other owner's writes before it frees.
+    if refs.fetch_sub(1, Ordering::AcqRel) != 1 {
+        return;
+    }
+    // SAFETY: we held the last reference: nobody else can reach the allocation.
+    unsafe {
+        let layout = (*header.as_ptr()).layout;
+        let words = words_ptr(header).cast_mut();
+        let total_words = (*header.as_ptr()).total_words;
+        ptr::drop_in_place(ptr::slice_from_raw_parts_mut(words, total_words));
+        ptr::drop_in_place(header.as_ptr());
+        dealloc(header.as_ptr().cast(), layout);
+    }
+}
+
+impl Header {
+    /// Queues `slot`. Returns true when this wake turned the whole set from
+    /// empty to non-empty, which is when the parent must be woken.
+    #[inline]
+    fn mark(&self, words: *const AtomicUsize, slot: usize) -> bool {
+        let mut pos = slot;
+        for level in 0..self.levels {
+            let index = self.level_start[level] + pos / BITS;
+            // SAFETY: `slot < capacity`, so `index` is within `total_words`.
+            let word = unsafe { &*words.add(index) };
+            // Release: the engine's `swap` that takes this bit sees our writes.
+            let prev = word.fetch_or(1 << (pos % BITS), Ordering::AcqRel);
+            if prev != 0 {
+                // Already queued, or another wake is climbing from this word, or
+                // the engine holds this word's bit this round (invariant 3).
+                return false;
+            }
+            pos /= BITS;
+        }
+        true
+    }
+}
+
+static VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// # Safety
+/// `item` is a slot waker's data pointer (see [`resolve`]).
+unsafe fn waker_clone(item: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds (or borrows) a reference.
+    let (header, _) = unsafe { resolve(item) };
+    // SAFETY: as above: the allocation is live.
+    let refs = unsafe { &(*header.as_ptr()).refs };
+    // Relaxed: a new reference is made from an existing one; nothing to publish.
+    if refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+        refs.fetch_sub(1, Ordering::Relaxed);
+        panic!("fanout: too many clones of one task's waker");
+    }
+    RawWaker::new(item, &VTABLE)
+}
+
+/// # Safety
+/// `item` is an owned slot waker's data pointer.
+unsafe fn waker_wake(item: *const ()) {
+    // SAFETY: per the contract; we wake, then give up the owned reference.
+    unsafe {
+        waker_wake_by_ref(item);
+        waker_drop(item);
+    }
+}
+
+/// # Safety
+/// `item` is a slot waker's data pointer.
+unsafe fn waker_wake_by_ref(item: *const ()) {
+    // SAFETY: the waker holds (or borrows) a reference, so the set is live.
+    let (header, slot) = unsafe { resolve(item) };
+    // SAFETY: as above.
+    let (head, words) = unsafe { (header.as_ref(), words_ptr(header)) };
+    if head.mark(words, slot) {
+        head.parent.wake();
+    }
+}
+
+/// # Safety
+/// `item` is an owned slot waker's data pointer.
+unsafe fn waker_drop(item: *const ()) {
+    // SAFETY: per the contract.
+    unsafe {
+        let (header, _) = resolve(item);
+        release(header);
+    }
+}

@@ -1,0 +1,329 @@
+//! Pinned storage for the tasks in flight.
+//!
+//! Tasks live in *blocks*: a boxed slice of slots plus the [`ReadySet`] that
+//! tracks their wakes. A block is allocated once and never resized, so a task,
+//! once started, never moves until it is dropped in place — that is what makes
+//! polling it through `Pin` sound. A batch whose size is known up front (or that
+//! is limited) gets exactly one block of exactly the right size; a batch of
+//! unknown size adds blocks that double the total capacity, so a started task is
+//! never moved and the number of allocations stays logarithmic.
+//!
+//! A new task takes the next never-used slot while there is one, so in a batch
+//! without a limit task `i` sits in slot `i` and the ready set's slot order is
+//! the tasks' index order. Once every slot has been used, freed slots are reused
+//! through an intrusive free list (no allocation), which is what keeps a limited
+//! batch at `O(limit)` memory however long its source.
+
+use super::ready::{Cursor, ReadySet, MAX_CAPACITY};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+/// Where a slot is: which block, and which slot in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotId {
+    block: u32,
+    slot: u32,
+}
+
+/// One place for a task.
+enum Slot<F> {
+    /// Unused; the next free slot, if any.
+    Free(Option<SlotId>),
+    /// A task in flight and its index in the source. Pinned: never moved.
+    Running(usize, F),
+    /// A task that the batch canceled: its future is already dropped; its
+    /// `Canceled` outcome has not been reported yet.
+    Dropped(usize),
+}
+
+/// A block: slots and the ready set that tracks their wakes.
+struct Block<F> {
+    ready: ReadySet,
+    slots: Box<[Slot<F>]>,
+}
+
+impl<F> Block<F> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            ready: ReadySet::new(capacity),
+            slots: (0..capacity).map(|_| Slot::Free(None)).collect(),
+        }
+    }
+}
+
+/// Every slot of a batch.
+///
+/// # Invariants
+/// 1. A `Slot::Running` future is never moved: blocks are never resized, and a
+///    running slot is only ever overwritten in place (which drops the future
+///    where it stands).
+/// 2. `free` heads a list through every `Slot::Free` slot that was used
+///    before, each once; the slots of the last block from `fresh` on are the
+///    never-used ones, also `Slot::Free`.
+/// 3. `running` counts the `Slot::Running` slots.
+pub(crate) struct Slots<F> {
+    /// The first block, kept inline: a known-size batch never allocates a `Vec`.
+    first: Option<Block<F>>,
+    /// Any further blocks, for sources of unknown size.
+    more: Vec<Block<F>>,
+    free: Option<SlotId>,
+    /// The next never-used slot of the last block.
+    fresh: usize,
+    capacity: usize,
+    running: usize,
+    /// Where [`Slots::take_dropped`] resumes its scan: `(block, slot)`.
+    scan: (usize, usize),
+}
+
+/// Which round of the ready sets is in progress, and where.
+pub(crate) struct Rounds {
+    block: usize,
+    started: bool,
+    cursor: Cursor,
+    /// Whether the current round found any woken slot yet.
+    found: bool,
+}
+
+impl Rounds {
+    pub(crate) const fn new() -> Self {
+        Self {
+            block: 0,
+            started: false,
+            cursor: Cursor::new(),
+            found: false,
+        }
+    }
+
+    /// Whether the round just walked found any woken slot.
+    pub(crate) fn found(&self) -> bool {
+        self.found
+    }
+
+    /// Starts a new round over every block.
+    pub(crate) fn restart(&mut self) {
+        self.block = 0;
+        self.started = false;
+        self.found = false;
+    }
+}
+
+/// What polling a slot gave.
+pub(crate) enum Polled<T> {
+    /// The slot was not running (a stale or spurious wake): nothing happened.
+    Idle,
+    /// The task is still pending.
+    Pending,
+    /// The task finished; its slot is free again.
+    Ready(usize, T),
+}
+
+impl<F> Slots<F> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            first: None,
+            more: Vec::new(),
+            free: None,
+            fresh: 0,
+            capacity: 0,
+            running: 0,
+            scan: (0, 0),
+        }
+    }
+
+    /// Tasks in flight.
+    #[inline]
+    pub(crate) fn running(&self) -> usize {
+        self.running
+    }
+
+    /// Total slots allocated.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether a task can be inserted without growing.
+    #[inline]
+    pub(crate) fn has_free(&self) -> bool {
+        self.free.is_some() || self.has_fresh()
+    }
+
+    #[inline]
+    fn has_fresh(&self) -> bool {
+        let last = self.more.last().or(self.first.as_ref());
+        last.is_some_and(|block| self.fresh < block.slots.len())
+    }
+
+    fn block_count(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    #[inline]
+    fn block(&self, block: usize) -> &Block<F> {
+        if block == 0 {
+            self.first.as_ref().expect("fanout: slot in a missing block")
+        } else {
+            &self.more[block - 1]
+        }
+    }
+
+    #[inline]
+    fn block_mut(&mut self, block: usize) -> &mut Block<F> {
+        if block == 0 {
+            self.first.as_mut().expect("fanout: slot in a missing block")
+        } else {
+            &mut self.more[block - 1]
+        }
+    }
+
+    /// Adds a block of `capacity` never-used slots (at least 1). Only called
+    /// when every slot is in use, so the last block never has fresh slots left
+    /// behind.
+    pub(crate) fn grow(&mut self, capacity: usize) {
+        debug_assert!(!self.has_fresh());
+        let capacity = capacity.clamp(1, MAX_CAPACITY);
+        let block = Block::new(capacity);
+        self.fresh = 0;
+        self.capacity += capacity;
+        if self.first.is_none() {
+            self.first = Some(block);
+        } else {
+            assert!(self.more.len() < u32::MAX as usize, "fanout: too many blocks");
+            self.more.push(block);
+        }
+    }
+
+    /// Puts a task in a free slot. There must be one ([`Slots::has_free`]).
+    pub(crate) fn insert(&mut self, index: usize, task: F) -> SlotId {
+        let id = if self.has_fresh() {
+            let id = SlotId {
+                block: (self.block_count() - 1) as u32,
+                slot: self.fresh as u32,
+            };
+            self.fresh += 1;
+            id
+        } else {
+            let id = self.free.expect("fanout: insert without a free slot");
+            let Slot::Free(next) = self.block(id.block as usize).slots[id.slot as usize] else {
+                unreachable!("fanout: the free list points at a busy slot")
+            };
+            self.free = next;
+            id
+        };
+        // Invariant 1: the slot is free, so nothing pinned is overwritten.
+        self.block_mut(id.block as usize).slots[id.slot as usize] = Slot::Running(index, task);
+        self.running += 1;
+        id
+    }
+
+    /// Drops every running task in place and marks it for a `Canceled` report.
+    /// Returns how many were dropped.
+    pub(crate) fn drop_running(&mut self) -> usize {
+        let mut dropped = 0;
+        for block in self.first.iter_mut().chain(self.more.iter_mut()) {
+            for slot in block.slots.iter_mut() {
+                if let Slot::Running(index, _) = *slot {
+                    // Invariant 1: overwritten in place, never moved.
+                    *slot = Slot::Dropped(index);
+                    dropped += 1;
+                }
+            }
+        }
+        self.running = 0;
+        self.scan = (0, 0);
+        dropped
+    }
+
+    /// Takes the index of one task dropped by [`Slots::drop_running`], lowest
+    /// slot first, and frees its slot.
+    pub(crate) fn take_dropped(&mut self) -> Option<usize> {
+        while self.scan.0 < self.block_count() {
+            let (b, start) = self.scan;
+            let free = self.free;
+            let block = self.block_mut(b);
+            let found = block.slots[start..]
+                .iter()
+                .position(|slot| matches!(slot, Slot::Dropped(_)));
+            let Some(offset) = found else {
+                self.scan = (b + 1, 0);
+                continue;
+            };
+            let s = start + offset;
+            let Slot::Dropped(index) = block.slots[s] else {
+                unreachable!()
+            };
+            block.slots[s] = Slot::Free(free);
+            self.free = Some(SlotId {
+                block: b as u32,
+                slot: s as u32,
+            });
+            self.scan = (b, s + 1);
+            return Some(index);
+        }
+        None
+    }
+
+    /// The next woken slot, walking each block's ready set in turn. Returns
+    /// `None` when the round is over; `rounds.found` then says whether it saw
+    /// anything. Registers `waker` with each block before taking its set, so a
+    /// wake that this round misses still reaches the engine.
+    pub(crate) fn next_woken(&self, rounds: &mut Rounds, waker: &Waker) -> Option<SlotId> {
+        loop {
+            if rounds.block >= self.block_count() {
+                return None;
+            }
+            let ready = &self.block(rounds.block).ready;
+            if !rounds.started {
+                ready.register(waker);
+                ready.start_round(&mut rounds.cursor);
+                rounds.started = true;
+            }
+            if let Some(slot) = ready.next(&mut rounds.cursor) {
+                rounds.found = true;
+                return Some(SlotId {
+                    block: rounds.block as u32,
+                    slot: slot as u32,
+                });
+            }
+            rounds.block += 1;
+            rounds.started = false;
+        }
+    }
+
+}
+
+impl<F: Future> Slots<F> {
+    /// Polls the task in `id`, with that slot's own waker. A finished task's
+    /// slot is freed at once (its future dropped in place).
+    #[inline]
+    pub(crate) fn poll(&mut self, id: SlotId) -> Polled<F::Output> {
+        let block = match id.block {
+            0 => self.first.as_mut(),
+            b => self.more.get_mut(b as usize - 1),
+        }
+        .expect("fanout: slot in a missing block");
+        let slot = &mut block.slots[id.slot as usize];
+        let Slot::Running(index, task) = slot else {
+            return Polled::Idle;
+        };
+        let index = *index;
+        // SAFETY: invariant 1: the future stays where it is until it is dropped
+        // in place, so it is pinned for as long as it lives.
+        let task = unsafe { Pin::new_unchecked(task) };
+        let waker = block.ready.waker(id.slot as usize);
+        let mut cx = Context::from_waker(&waker);
+        match task.poll(&mut cx) {
+            Poll::Pending => Polled::Pending,
+            Poll::Ready(output) => {
+                // Invariant 1: overwritten in place.
+                *slot = Slot::Free(self.free);
+                self.free = Some(id);
+                self.running -= 1;
+                Polled::Ready(index, output)
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! [`settle_all`]: wait for every task and hand back every outcome.
+
+use crate::engine::{Engine, Event};
+use crate::ordered::Ordered;
+use crate::outcome::{Outcome, TaskOutput};
+use crate::signal::{EitherSignal, NoSignal};
+use crate::source::{IntoSource, Source};
+use alloc::vec::Vec;
+use core::future::{Future, IntoFuture};
+use core::pin::Pin;
+use core::task::{ready, Context, Poll};
+use futures_core::FusedFuture;
+use pin_project_lite::pin_project;
+
+type OutputOf<S> = <<S as Source>::Task as Future>::Output;
+type OutcomeOf<S> = Outcome<<OutputOf<S> as TaskOutput>::Ok, <OutputOf<S> as TaskOutput>::Err>;
+
+/// Runs every task of `source` concurrently and hands back how each one ended:
+/// a `Vec` of [`Outcome`]s, one per task pulled, **in input order** — JS
+/// `Promise.allSettled`, Python's `gather(..., return_exceptions=True)`.
+///
+/// Nothing is judged: a fault is a value here. Tasks dropped by the batch
+/// (its signal fired, or `.fail_fast()` saw a fault) are `Outcome::Canceled`;
+/// tasks never pulled from the source have no entry. Empty input resolves on
+/// the first poll with an empty `Vec`.
+///
+/// Options: [`.limit(n)`](SettleAll::limit),
+/// [`.cancel_on(signal)`](SettleAll::cancel_on),
+/// [`.fail_fast()`](SettleAll::fail_fast).
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{settle_all, Outcome};
+///
+/// let jobs = [Ok(1), Err("boom"), Ok(3)].map(|r| async move { r });
+/// let outcomes = futures::executor::block_on(settle_all(jobs));
+/// assert_eq!(
+///     outcomes,
+///     [Outcome::Completed(1), Outcome::Faulted("boom"), Outcome::Completed(3)]
+/// );
+/// ```
+///
+/// # Cancellation
+///
+/// Dropping the `SettleAll` drops every task in flight; tasks not yet pulled
+/// from the source are never created.
+pub fn settle_all<I>(source: I) -> SettleAll<I::Source>
+where
+    I: IntoSource,
+    OutputOf<I::Source>: TaskOutput,
+{
+    SettleAll {
+        engine: Engine::new(source.into_source(), NoSignal),
+        outcomes: Ordered::new(),
+        fail_fast: false,
+        done: false,
+    }
+}
+
+pin_project! {
+    /// The future of [`settle_all`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct SettleAll<S, C = NoSignal>
+    where
+        S: Source,
+        OutputOf<S>: TaskOutput,
+    {
+        #[pin]
+        engine: Engine<S, C>,
+        outcomes: Ordered<OutcomeOf<S>>,
+        fail_fast: bool,
+        done: bool,
+    }
+}
+
+impl<S, C> SettleAll<S, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    /// At most `n` tasks in flight at once; see [`WhenAll::limit`](crate::WhenAll::limit).
+    ///
+    /// ```
+    /// let all = fanout::settle_all((0..10).map(|i| async move { Ok::<_, ()>(i) })).limit(3);
+    /// assert_eq!(futures::executor::block_on(all).len(), 10);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero: such a batch could never run a task.
+    pub fn limit(self, n: usize) -> Self {
+        Self {
+            engine: self.engine.with_limit(n),
+            ..self
+        }
+    }
+
+    /// Cancels the batch when `signal` completes: tasks in flight become
+    /// `Outcome::Canceled`, and nothing more is pulled. See
+    /// [`WhenAll::cancel_on`](crate::WhenAll::cancel_on).
+    ///
+    /// ```
+    /// use fanout::{settle_all, Outcome};
+    ///
+    /// let forever = (0..2).map(|_| futures::future::pending::<Result<(), ()>>());
+    /// let all = settle_all(forever).cancel_on(async {});
+    /// assert_eq!(futures::executor::block_on(all), []); // canceled before any was pulled
+    /// ```
+    pub fn cancel_on<F: IntoFuture>(
+        self,
+        signal: F,
+    ) -> SettleAll<S, EitherSignal<C, F::IntoFuture>> {
+        SettleAll {
+            engine: self.engine.with_signal(signal),
+            outcomes: self.outcomes,
+            fail_fast: self.fail_fast,
+            done: self.done,
+        }
+    }
+
+    /// The first fault cancels the rest: tasks in flight become
+    /// `Outcome::Canceled` and nothing more is pulled. See
+    /// [`WhenAll::fail_fast`](crate::WhenAll::fail_fast).
+    ///
+    /// ```
+    /// use fanout::{settle_all, Outcome};
+    /// use futures::future::{pending, ready, Either};
+    ///
+    /// let jobs = vec![Either::Left(ready(Err("boom"))), Either::Right(pending::<Result<(), _>>())];
+    /// let all = futures::executor::block_on(settle_all(jobs).fail_fast());
+    /// assert_eq!(all, [Outcome::Faulted("boom")]); // the pending one was never pulled
+    /// ```
+    pub fn fail_fast(self) -> Self {
+        Self {
+            fail_fast: true,
+            ..self
+        }
+    }
+}
+
+impl<S, C> Future for SettleAll<S, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+    C: Future,
+{
+    type Output = Vec<OutcomeOf<S>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        assert!(!*this.done, "`SettleAll` polled after it completed");
+        loop {
+            let (index, outcome) = match ready!(this.engine.as_mut().poll_event(cx)) {
+                Some(Event::Done(index, output)) => (index, output.into_outcome()),
+                Some(Event::Canceled(index)) => (index, Outcome::Canceled),
+                None => {
+                    *this.done = true;
+                    let outcomes = core::mem::replace(this.outcomes, Ordered::new());
+                    return Poll::Ready(outcomes.into_vec(this.engine.pulled()));
+                }
+            };
+            if *this.fail_fast && outcome.is_faulted() {
+                this.engine.as_mut().cancel();
+            }
+            let more = this.engine.in_flight() + this.engine.remaining_hint();
+            this.outcomes.put(index, outcome, more);
+        }
+    }
+}
+
+impl<S, C> FusedFuture for SettleAll<S, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+    C: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}

@@ -1,0 +1,35 @@
+//! The one door through which every atomic and interior-mutable cell enters the
+//! crate.
+//!
+//! Under `cfg(loom)` the same names come from `loom`, so the lock-free parts
+//! (the ready set and the parent waker) are model-checked with the very code that
+//! ships. Nothing outside this module names `core::sync::atomic` or
+//! `core::cell::UnsafeCell` directly.
+
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+
+/// An `UnsafeCell` with loom's closure-based API, so one body compiles both ways.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a mutable pointer to the contents. The caller upholds the
+    /// exclusivity that dereferencing it requires.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;

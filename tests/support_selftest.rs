@@ -1,0 +1,316 @@
+//! Self-tests of the virtual-time test support (`tests/support`).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Wake, Waker};
+
+use fanout::Outcome;
+use futures::future::{join, join3, join_all, pending, poll_fn, select, Either};
+use futures::FutureExt;
+
+use support::clock::{self, now, sleep, Sleep};
+use support::counting::{Gate, PollCounter, Tracker, YieldN};
+use support::executor::{run, run_timed};
+use support::jobs::{self, Job, JobError};
+
+fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn sleep_is_send_sync_unpin_and_jobs_are_send() {
+    assert_send_sync_unpin::<Sleep>();
+    assert_send_sync_unpin::<Gate>();
+    assert_send_sync_unpin::<PollCounter>();
+    assert_send_sync_unpin::<Tracker>();
+    assert_send(&jobs::run_job(1, 1));
+    assert_send(&jobs::throw_job(1));
+    assert_send(&jobs::canceled_job(1));
+    assert_send(&Tracker::new().track(sleep(1)));
+}
+
+#[test]
+fn timers_fire_in_deadline_order_at_their_deadline() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let at = |ms: u64| {
+        let log = Rc::clone(&log);
+        async move {
+            sleep(ms).await;
+            log.borrow_mut().push((ms, now()));
+        }
+    };
+    let ((), elapsed) = run_timed(async {
+        join3(at(300), at(100), at(200)).await;
+    });
+    assert_eq!(*log.borrow(), vec![(100, 100), (200, 200), (300, 300)]);
+    assert_eq!(elapsed, 300);
+}
+
+/// Records its name when woken.
+struct NamedWaker(&'static str, Arc<Mutex<Vec<&'static str>>>);
+
+impl Wake for NamedWaker {
+    fn wake(self: Arc<Self>) {
+        self.1.lock().unwrap().push(self.0);
+    }
+}
+
+#[test]
+fn equal_deadlines_wake_in_registration_order() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (_, elapsed) = run_timed(async {
+        let waker = |name| Waker::from(Arc::new(NamedWaker(name, Arc::clone(&log))));
+        let (mut a, mut b, mut c) = (sleep(100), sleep(100), sleep(100));
+        // Register out of creation order: c, a, b.
+        for (s, name) in [(&mut c, "c"), (&mut a, "a"), (&mut b, "b")] {
+            let w = waker(name);
+            assert!(Pin::new(s).poll(&mut Context::from_waker(&w)).is_pending());
+        }
+        assert_eq!(clock::pending_timers(), 3);
+        sleep(100).await;
+        assert_eq!(clock::pending_timers(), 0);
+        assert!(a.now_or_never().is_some());
+        assert!(b.now_or_never().is_some());
+        assert!(c.now_or_never().is_some());
+    });
+    assert_eq!(elapsed, 100);
+    assert_eq!(*log.lock().unwrap(), vec!["c", "a", "b"]);
+}
+
+#[test]
+fn join_of_sleeps_takes_the_longest() {
+    let (((), ()), elapsed) = run_timed(join(sleep(100), sleep(300)));
+    assert_eq!(elapsed, 300);
+}
+
+#[test]
+fn sequential_sleeps_add_up() {
+    let (seen, elapsed) = run_timed(async {
+        let start = now();
+        sleep(100).await;
+        let mid = now();
+        sleep(250).await;
+        (start, mid, now())
+    });
+    assert_eq!(seen, (0, 100, 350));
+    assert_eq!(elapsed, 350);
+}
+
+#[test]
+fn deadline_is_taken_at_creation() {
+    let (gap, elapsed) = run_timed(async {
+        let late = sleep(100); // deadline 100, created at 0
+        sleep(60).await;
+        let before = now();
+        late.await; // only 40 more ms
+        now() - before
+    });
+    assert_eq!(gap, 40);
+    assert_eq!(elapsed, 100);
+}
+
+#[test]
+fn sleep_created_outside_a_run_counts_from_zero() {
+    let s = sleep(70);
+    assert_eq!(s.deadline(), 70);
+    let ((), elapsed) = run_timed(s);
+    assert_eq!(elapsed, 70);
+}
+
+#[test]
+fn sleep_zero_is_ready_on_first_poll() {
+    let ((), elapsed) = run_timed(async {
+        assert_eq!(sleep(0).now_or_never(), Some(()));
+        sleep(0).await;
+    });
+    assert_eq!(elapsed, 0);
+}
+
+#[test]
+fn dropping_a_sleep_removes_its_timer() {
+    let ((), elapsed) = run_timed(async {
+        assert_eq!(sleep(500).now_or_never(), None); // registered, then dropped
+        assert_eq!(clock::pending_timers(), 0);
+        sleep(20).await;
+    });
+    assert_eq!(elapsed, 20);
+}
+
+#[test]
+fn nested_runs_have_their_own_clock() {
+    let (inner, outer) = run_timed(async {
+        sleep(10).await;
+        let inner = run_timed(async { sleep(5).await }).1;
+        assert_eq!(now(), 10);
+        sleep(10).await;
+        inner
+    });
+    assert_eq!((inner, outer), (5, 20));
+}
+
+#[test]
+#[should_panic(expected = "different executor run")]
+fn sleep_from_an_outer_run_cannot_be_polled_in_a_nested_run() {
+    run(async {
+        let outer = sleep(5);
+        run(outer);
+    });
+}
+
+#[test]
+fn yield_n_is_polled_n_plus_one_times() {
+    let counter = PollCounter::new();
+    let (value, elapsed) = run_timed(YieldN::new(3, 'x', counter.clone()));
+    assert_eq!(value, 'x');
+    assert_eq!(counter.get(), 4);
+    assert_eq!(elapsed, 0);
+}
+
+#[test]
+fn gate_opened_once_from_another_thread_is_polled_twice() {
+    let gate = Gate::new();
+    let counter = PollCounter::new();
+    let (tx, rx) = mpsc::channel::<()>();
+    let opener = {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            rx.recv().unwrap();
+            gate.open();
+        })
+    };
+    let mut fut = gate.future(42, counter.clone());
+    let mut tx = Some(tx);
+    // Poll the gate future only when the root is polled, and tell the other thread to
+    // open the gate only after the first poll registered the waker.
+    let (value, elapsed) = run_timed(poll_fn(move |cx| {
+        let r = Pin::new(&mut fut).poll(cx);
+        if let Some(tx) = tx.take() {
+            tx.send(()).unwrap();
+        }
+        r
+    }));
+    opener.join().unwrap();
+    assert_eq!(value, 42);
+    assert_eq!(counter.get(), 2);
+    assert!(gate.is_open());
+    assert_eq!(elapsed, 0);
+}
+
+#[test]
+fn gate_opened_before_first_poll_is_polled_once() {
+    let gate = Gate::new();
+    let counter = PollCounter::new();
+    let fut = gate.future((), counter.clone());
+    gate.open();
+    run(fut);
+    assert_eq!(counter.get(), 1);
+}
+
+#[test]
+fn tracker_records_peak_concurrency() {
+    let tracker = Tracker::new();
+    let ((), elapsed) = run_timed(async {
+        let futs = [300, 100, 200].map(|ms| tracker.track(sleep(ms)));
+        join_all(futs).await;
+        assert_eq!(tracker.in_flight(), 0);
+        for ms in [50, 50] {
+            tracker.track(sleep(ms)).await;
+        }
+    });
+    assert_eq!(elapsed, 400);
+    assert_eq!(tracker.peak(), 3);
+    assert_eq!(tracker.started(), 5);
+    assert_eq!(tracker.finished(), 5);
+    assert_eq!(tracker.dropped_unfinished(), 0);
+
+    let sequential = Tracker::new();
+    run(async {
+        for ms in [10, 20, 30] {
+            sequential.track(sleep(ms)).await;
+        }
+    });
+    assert_eq!(sequential.peak(), 1);
+}
+
+#[test]
+fn tracker_counts_dropped_unfinished() {
+    let tracker = Tracker::new();
+    let never_polled = tracker.track(sleep(1));
+    let (winner, elapsed) = run_timed(async {
+        match select(tracker.track(sleep(100)), tracker.track(sleep(200))).await {
+            Either::Left(((), loser)) => {
+                assert_eq!(tracker.in_flight(), 1);
+                drop(loser);
+                "left"
+            }
+            Either::Right(_) => "right",
+        }
+    });
+    drop(never_polled);
+    assert_eq!((winner, elapsed), ("left", 100));
+    assert_eq!(tracker.peak(), 2);
+    assert_eq!(tracker.started(), 2);
+    assert_eq!(tracker.finished(), 1);
+    assert_eq!(tracker.dropped_unfinished(), 1);
+    assert_eq!(tracker.in_flight(), 0);
+}
+
+#[test]
+fn jobs_follow_the_virtual_clock() {
+    assert_eq!(run_timed(jobs::run_job(100, 7)), (Ok(7), 100));
+    assert_eq!(
+        run_timed(jobs::throw_job(50)),
+        (Err(JobError::InvalidOperation), 50)
+    );
+    let (canceled, elapsed) = run_timed(jobs::canceled_job(30));
+    assert!(matches!(canceled, Outcome::Canceled));
+    assert_eq!(elapsed, 30);
+    assert_eq!(JobError::InvalidOperation.to_string(), "invalid operation");
+}
+
+#[test]
+fn boxed_jobs_of_all_kinds_share_one_vec() {
+    let jobs: Vec<Job> = vec![
+        jobs::run_job_boxed(300, 1),
+        jobs::throw_job_boxed(100),
+        jobs::canceled_job_boxed(200),
+    ];
+    let (outcomes, elapsed) = run_timed(join_all(jobs));
+    assert_eq!(elapsed, 300);
+    assert!(matches!(
+        outcomes.as_slice(),
+        [
+            Outcome::Completed(1),
+            Outcome::Faulted(JobError::InvalidOperation),
+            Outcome::Canceled
+        ]
+    ));
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn pending_forever_is_a_deadlock() {
+    run(pending::<()>());
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn timers_then_nothing_is_a_deadlock() {
+    run(async {
+        sleep(100).await;
+        pending::<()>().await;
+    });
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn gate_never_opened_is_a_deadlock_after_the_grace_period() {
+    // The gate stores a clone of the root waker, so the run loop waits (real time) for
+    // a cross-thread wake before giving up.
+    run(Gate::new().future((), PollCounter::new()));
+}
