@@ -177,7 +177,6 @@ impl<S: Source, C> Engine<S, C> {
             *this.canceled = true;
         }
     }
-
 }
 
 impl<S: Source, C: Future> Engine<S, C> {
@@ -221,7 +220,8 @@ impl<S: Source, C: Future> Engine<S, C> {
             // Pull while a task may be added; poll each new task at once.
             if !*this.source_done && !*this.source_parked && this.slots.running() < *this.limit {
                 if !this.slots.has_free() {
-                    let size = block_size(this.slots.capacity(), *this.limit, this.source.size_hint());
+                    let size =
+                        block_size(this.slots.capacity(), *this.limit, this.source.size_hint());
                     this.slots.grow(size);
                 }
                 match this.source.as_mut().poll_next_task(cx) {
@@ -307,3 +307,6 @@ impl<S: Source, C> Engine<S, C> {
         self.map_signal(|old| EitherSignal::new(old, signal.into_future()))
     }
 }
+
+#[cfg(test)]
+mod tests;

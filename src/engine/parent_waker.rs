@@ -48,10 +48,12 @@ impl ParentWaker {
     /// Stores `waker` as the one to wake next. Called by the engine at every poll
     /// before it looks at the ready set, so a wake after that look is never lost.
     pub(crate) fn register(&self, waker: &Waker) {
-        match self
-            .state
-            .compare_exchange(WAITING, REGISTERING, Ordering::Acquire, Ordering::Acquire)
-        {
+        match self.state.compare_exchange(
+            WAITING,
+            REGISTERING,
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
             Ok(_) => {
                 // SAFETY: we moved `state` from WAITING to REGISTERING, so we own
                 // the cell (invariant 1).

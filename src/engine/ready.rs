@@ -320,7 +320,11 @@ unsafe fn words_ptr(header: NonNull<Header>) -> *const AtomicUsize {
     // SAFETY: per the contract; `words_offset` is inside the allocation.
     unsafe {
         let offset = (*header.as_ptr()).words_offset;
-        header.as_ptr().cast::<u8>().add(offset).cast::<AtomicUsize>()
+        header
+            .as_ptr()
+            .cast::<u8>()
+            .add(offset)
+            .cast::<AtomicUsize>()
     }
 }
 
@@ -337,7 +341,10 @@ unsafe fn resolve(item: *const ()) -> (NonNull<Header>, usize) {
     // same allocation, and carries that allocation's provenance.
     let header = unsafe { item.sub(slot).cast::<u8>().sub(ITEMS_OFFSET) };
     // SAFETY: derived from a non-null allocation base.
-    (unsafe { NonNull::new_unchecked(header.cast_mut().cast()) }, slot)
+    (
+        unsafe { NonNull::new_unchecked(header.cast_mut().cast()) },
+        slot,
+    )
 }
 
 /// Drops one reference; the last one frees the allocation.

@@ -164,7 +164,9 @@ impl<F> Slots<F> {
     #[inline]
     fn block(&self, block: usize) -> &Block<F> {
         if block == 0 {
-            self.first.as_ref().expect("fanout: slot in a missing block")
+            self.first
+                .as_ref()
+                .expect("fanout: slot in a missing block")
         } else {
             &self.more[block - 1]
         }
@@ -173,7 +175,9 @@ impl<F> Slots<F> {
     #[inline]
     fn block_mut(&mut self, block: usize) -> &mut Block<F> {
         if block == 0 {
-            self.first.as_mut().expect("fanout: slot in a missing block")
+            self.first
+                .as_mut()
+                .expect("fanout: slot in a missing block")
         } else {
             &mut self.more[block - 1]
         }
@@ -191,7 +195,10 @@ impl<F> Slots<F> {
         if self.first.is_none() {
             self.first = Some(block);
         } else {
-            assert!(self.more.len() < u32::MAX as usize, "fanout: too many blocks");
+            assert!(
+                self.more.len() < u32::MAX as usize,
+                "fanout: too many blocks"
+            );
             self.more.push(block);
         }
     }
@@ -292,7 +299,6 @@ impl<F> Slots<F> {
             rounds.started = false;
         }
     }
-
 }
 
 impl<F: Future> Slots<F> {

@@ -1,0 +1,276 @@
+//! Unit tests of the ready set, the slots and the engine. They run under Miri
+//! (`cargo +nightly miri test --lib`) with reduced sizes, which is what checks
+//! the raw-waker code for undefined behaviour.
+
+use super::ready::{Cursor, ReadySet};
+use super::{block_size, Engine, Event};
+use crate::signal::NoSignal;
+use crate::source::IntoSource;
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::{pin, Pin};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
+
+extern crate std;
+
+/// Sizes that cover one, two and three levels of the bit set (with 64-bit
+/// words) but stay quick under Miri.
+#[cfg(not(miri))]
+const SIZES: &[usize] = &[1, 2, 63, 64, 65, 4095, 4096, 4097, 70_000];
+#[cfg(miri)]
+const SIZES: &[usize] = &[1, 2, 63, 64, 65, 130];
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let count = Arc::new(CountingWaker::default());
+    (count.clone(), Waker::from(count))
+}
+
+fn drain(set: &ReadySet) -> Vec<usize> {
+    let mut cursor = Cursor::new();
+    set.start_round(&mut cursor);
+    let mut out = Vec::new();
+    while let Some(slot) = set.next(&mut cursor) {
+        out.push(slot);
+    }
+    out
+}
+
+/// A cheap deterministic shuffle (xorshift), so tests need no `rand`.
+fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        v.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+#[test]
+fn wakes_come_out_once_each_in_slot_order() {
+    for &n in SIZES {
+        let set = ReadySet::new(n);
+        let (count, parent) = counting_waker();
+        set.register(&parent);
+        let order = shuffled(n, n as u64 + 1);
+        for &slot in &order {
+            set.waker(slot).wake_by_ref();
+            // A second wake of a queued slot is absorbed by its flag.
+            set.waker(slot).wake_by_ref();
+        }
+        let drained = drain(&set);
+        assert_eq!(drained, (0..n).collect::<Vec<_>>(), "n = {n}");
+        // The parent was woken once: only the first wake made the set non-empty.
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "n = {n}");
+        assert!(drain(&set).is_empty());
+    }
+}
+
+#[test]
+fn a_wake_during_a_round_goes_to_the_next_round_for_a_visited_slot() {
+    let n = SIZES[SIZES.len() - 1];
+    let set = ReadySet::new(n);
+    for slot in [0, n / 2, n - 1] {
+        set.waker(slot).wake_by_ref();
+    }
+    let mut cursor = Cursor::new();
+    set.start_round(&mut cursor);
+    assert_eq!(set.next(&mut cursor), Some(0));
+    // Slot 0 wakes itself while being "polled": not again this round.
+    set.waker(0).wake_by_ref();
+    assert_eq!(set.next(&mut cursor), Some(n / 2));
+    assert_eq!(set.next(&mut cursor), Some(n - 1));
+    assert_eq!(set.next(&mut cursor), None);
+    assert_eq!(drain(&set), [0]);
+}
+
+#[test]
+fn cloned_wakers_outlive_the_set_and_wake_harmlessly() {
+    let set = ReadySet::new(3);
+    let (count, parent) = counting_waker();
+    set.register(&parent);
+    let kept: Vec<Waker> = (0..3).map(|slot| set.waker(slot).clone()).collect();
+    let also = kept[1].clone();
+    assert!(kept[0].will_wake(&set.waker(0)));
+    drop(set);
+    for waker in kept {
+        waker.wake();
+    }
+    also.wake_by_ref();
+    drop(also);
+    // The dropped set forgot its parent waker: nothing reached it.
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn wakes_from_other_threads_are_never_lost() {
+    let n = if cfg!(miri) { 40 } else { 5_000 };
+    let threads = 4;
+    let set = ReadySet::new(n);
+    let (_, parent) = counting_waker();
+    set.register(&parent);
+    let wakers: Vec<Waker> = (0..n).map(|slot| set.waker(slot).clone()).collect();
+    let wakers = Arc::new(wakers);
+    let mut seen = alloc::vec![0usize; n];
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let wakers = wakers.clone();
+            scope.spawn(move || {
+                for slot in (t..n).step_by(threads) {
+                    wakers[slot].wake_by_ref();
+                }
+            });
+        }
+        // Drain concurrently with the wakers.
+        for _ in 0..50 {
+            for slot in drain(&set) {
+                seen[slot] += 1;
+            }
+        }
+    });
+    for slot in drain(&set) {
+        seen[slot] += 1;
+    }
+    // Each slot was woken once, so it is seen exactly once: never lost, never
+    // doubled.
+    assert!(seen.iter().all(|&s| s == 1));
+}
+
+#[test]
+fn block_sizes() {
+    // Exact hints size the first block exactly; the limit caps it.
+    assert_eq!(block_size(0, usize::MAX, (10, Some(10))), 10);
+    assert_eq!(block_size(0, 4, (10, Some(10))), 4);
+    // An empty or unknown source starts small, then doubles.
+    assert_eq!(block_size(0, usize::MAX, (0, Some(0))), 1);
+    assert_eq!(block_size(0, usize::MAX, (0, None)), 16);
+    assert_eq!(block_size(16, usize::MAX, (0, None)), 16);
+    assert_eq!(block_size(32, usize::MAX, (100, None)), 100);
+    assert_eq!(block_size(32, 40, (100, None)), 8);
+}
+
+/// A future that is pending until its slot waker has been woken `n` times
+/// (it wakes itself), counting its polls.
+struct YieldN {
+    left: usize,
+    polls: Arc<AtomicUsize>,
+}
+
+impl Future for YieldN {
+    type Output = usize;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        if self.left == 0 {
+            Poll::Ready(self.polls.load(Ordering::Relaxed))
+        } else {
+            self.left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Drives an engine to the end on the current thread, returning its events.
+fn run_engine<I: IntoSource>(
+    source: I,
+    limit: usize,
+) -> Vec<Event<<<I::Source as crate::source::Source>::Task as Future>::Output>> {
+    let engine = Engine::new(source.into_source(), NoSignal).with_limit(limit);
+    let mut engine = pin!(engine);
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut events = Vec::new();
+    let mut pendings = 0;
+    loop {
+        match engine.as_mut().poll_event(&mut cx) {
+            Poll::Ready(Some(event)) => events.push(event),
+            Poll::Ready(None) => return events,
+            Poll::Pending => {
+                pendings += 1;
+                assert!(pendings < 100_000, "the engine does not make progress");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_task_is_polled_wakes_plus_one_times() {
+    let n = if cfg!(miri) { 50 } else { 3_000 };
+    for limit in [usize::MAX, 7, 1] {
+        let polls: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
+        let tasks: Vec<YieldN> = (0..n)
+            .map(|i| YieldN {
+                left: i % 5,
+                polls: polls[i].clone(),
+            })
+            .collect();
+        let events = run_engine(tasks, limit);
+        let mut seen = alloc::vec![false; n];
+        for event in events {
+            let Event::Done(index, polled) = event else {
+                panic!("nothing cancels this batch")
+            };
+            assert!(!seen[index]);
+            seen[index] = true;
+            assert_eq!(polled, index % 5 + 1, "task {index}, limit {limit}");
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+}
+
+#[test]
+fn sources_of_unknown_size_grow_in_blocks() {
+    let n = if cfg!(miri) { 100 } else { 10_000 };
+    // `filter` hides the size: the engine starts small and doubles.
+    let tasks = (0..n).filter(|_| true).map(|i| YieldN {
+        left: i % 3,
+        polls: Arc::default(),
+    });
+    let events = run_engine(tasks, usize::MAX);
+    assert_eq!(events.len(), n);
+}
+
+#[test]
+fn cancel_drops_every_task_and_reports_it() {
+    let n = if cfg!(miri) { 30 } else { 1_000 };
+    let tasks = (0..n).map(|_| core::future::pending::<()>());
+    let engine = Engine::new(tasks.into_source(), NoSignal);
+    let mut engine = pin!(engine);
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(engine.as_mut().poll_event(&mut cx).is_pending());
+    assert_eq!(engine.in_flight(), n);
+    engine.as_mut().cancel();
+    assert_eq!(engine.in_flight(), 0);
+    let mut canceled = Vec::new();
+    while let Poll::Ready(Some(event)) = engine.as_mut().poll_event(&mut cx) {
+        let Event::Canceled(index) = event else {
+            panic!("only cancellations are left")
+        };
+        canceled.push(index);
+    }
+    canceled.sort_unstable();
+    assert_eq!(canceled, (0..n).collect::<Vec<_>>());
+    assert!(engine.was_canceled());
+    assert!(matches!(
+        engine.as_mut().poll_event(&mut cx),
+        Poll::Ready(None)
+    ));
+}
