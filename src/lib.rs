@@ -117,6 +117,9 @@ extern crate alloc;
 extern crate std;
 
 mod engine;
+mod first_ok;
+mod for_each;
+mod for_each_async;
 mod join_all;
 mod ordered;
 mod outcome;
@@ -124,10 +127,18 @@ mod settle_all;
 pub mod signal;
 pub mod source;
 mod sync;
+mod verdict;
 mod when_all;
+mod when_any;
+mod when_each;
 
+pub use first_ok::{first_ok, FirstOk};
+pub use for_each::{for_each, ForEach};
+pub use for_each_async::{for_each_async, ForEachAsync};
 pub use join_all::{join_all, JoinAll};
 pub use outcome::{Failure, FaultIndices, Faults, FaultsIntoIter, FaultsIter, Outcome, TaskOutput};
 pub use settle_all::{settle_all, SettleAll};
 pub use source::from_stream;
 pub use when_all::{when_all, WhenAll};
+pub use when_any::{when_any, WhenAny};
+pub use when_each::{when_each, WhenEach};

@@ -3,7 +3,7 @@
 use crate::engine::{Engine, Event};
 use crate::ordered::Ordered;
 use crate::outcome::{Outcome, TaskOutput};
-use crate::signal::{EitherSignal, NoSignal};
+use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
@@ -143,7 +143,7 @@ impl<S, C> Future for SettleAll<S, C>
 where
     S: Source,
     OutputOf<S>: TaskOutput,
-    C: Future,
+    C: Signal,
 {
     type Output = Vec<OutcomeOf<S>>;
 
@@ -173,7 +173,7 @@ impl<S, C> FusedFuture for SettleAll<S, C>
 where
     S: Source,
     OutputOf<S>: TaskOutput,
-    C: Future,
+    C: Signal,
 {
     fn is_terminated(&self) -> bool {
         self.done

@@ -11,6 +11,29 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The cancellation signal of a batch: [`NoSignal`] until `.cancel_on` adds
+/// one, then an [`EitherSignal`] of the old and the new. Sealed: you pass any
+/// future to `.cancel_on`, and fanout wraps it.
+pub trait Signal: Future<Output = ()> + sealed::Sealed {
+    /// Whether this signal can ever fire: `false` only for [`NoSignal`], so a
+    /// batch without a signal can promise more (an exact `size_hint`).
+    const CAN_FIRE: bool;
+}
+
+impl sealed::Sealed for NoSignal {}
+impl Signal for NoSignal {
+    const CAN_FIRE: bool = false;
+}
+
+impl<A, B> sealed::Sealed for EitherSignal<A, B> {}
+impl<A: Future, B: Future> Signal for EitherSignal<A, B> {
+    const CAN_FIRE: bool = true;
+}
+
 /// The signal of a batch that has none: never fires, costs nothing (a
 /// zero-sized future that is always pending).
 #[derive(Debug, Clone, Copy, Default)]

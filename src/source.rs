@@ -44,7 +44,7 @@ pub trait Source: sealed::Sealed {
 ///
 /// ```
 /// // A Vec of futures, a range mapped to futures, an array: all sources.
-/// let a = fanout::join_all(vec![async { 1 }, async { 2 }]);
+/// let a = fanout::join_all(vec![std::future::ready(1), std::future::ready(2)]);
 /// let b = fanout::join_all((0..3).map(|i| async move { i * 10 }));
 /// let c = fanout::join_all([core::future::ready('x')]);
 /// futures::executor::block_on(async {

@@ -3,9 +3,10 @@
 
 use crate::engine::{Engine, Event};
 use crate::ordered::Ordered;
-use crate::outcome::{Failure, Faults, Outcome, TaskOutput};
-use crate::signal::{EitherSignal, NoSignal};
+use crate::outcome::{Failure, TaskOutput};
+use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
+use crate::verdict::{Recorded, Verdict};
 use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
 use core::pin::Pin;
@@ -70,8 +71,7 @@ where
     WhenAll {
         engine: Engine::new(source.into_source(), NoSignal),
         results: Ordered::new(),
-        faults: Faults::new(),
-        canceled: false,
+        verdict: Verdict::new(),
         fail_fast: false,
         done: false,
     }
@@ -88,8 +88,7 @@ pin_project! {
         #[pin]
         engine: Engine<S, C>,
         results: Ordered<OkOf<S>>,
-        faults: Faults<ErrOf<S>>,
-        canceled: bool,
+        verdict: Verdict<ErrOf<S>>,
         fail_fast: bool,
         done: bool,
     }
@@ -147,8 +146,7 @@ where
         WhenAll {
             engine: self.engine.with_signal(signal),
             results: self.results,
-            faults: self.faults,
-            canceled: self.canceled,
+            verdict: self.verdict,
             fail_fast: self.fail_fast,
             done: self.done,
         }
@@ -183,7 +181,7 @@ impl<S, C> Future for WhenAll<S, C>
 where
     S: Source,
     OutputOf<S>: TaskOutput,
-    C: Future,
+    C: Signal,
 {
     type Output = Result<Vec<OkOf<S>>, Failure<ErrOf<S>>>;
 
@@ -192,34 +190,30 @@ where
         assert!(!*this.done, "`WhenAll` polled after it completed");
         loop {
             match ready!(this.engine.as_mut().poll_event(cx)) {
-                Some(Event::Done(index, output)) => match output.into_outcome() {
-                    Outcome::Completed(value) => {
-                        if this.faults.is_empty() && !*this.canceled {
+                Some(Event::Done(index, output)) => {
+                    match this.verdict.record(index, output.into_outcome()) {
+                        Recorded::Value(value) if !this.verdict.is_failed() => {
                             let more = this.engine.in_flight() + this.engine.remaining_hint();
                             this.results.put(index, value, more);
                         }
-                    }
-                    Outcome::Faulted(error) => {
-                        this.faults.insert(index, error);
-                        this.results.discard();
-                        if *this.fail_fast {
-                            this.engine.as_mut().cancel();
+                        // The batch has failed: its values will not be used.
+                        Recorded::Value(_) | Recorded::Canceled => this.results.discard(),
+                        Recorded::Fault => {
+                            this.results.discard();
+                            if *this.fail_fast {
+                                this.engine.as_mut().cancel();
+                            }
                         }
                     }
-                    Outcome::Canceled => {
-                        *this.canceled = true;
-                        this.results.discard();
-                    }
-                },
+                }
                 Some(Event::Canceled(_)) => {
-                    *this.canceled = true;
+                    this.verdict.record_dropped();
                     this.results.discard();
                 }
                 None => {
                     *this.done = true;
-                    let canceled = *this.canceled || this.engine.was_canceled();
-                    let faults = core::mem::replace(this.faults, Faults::new());
-                    return Poll::Ready(match Failure::from_parts(faults, canceled) {
+                    let failure = this.verdict.finish(this.engine.was_canceled());
+                    return Poll::Ready(match failure {
                         Some(failure) => Err(failure),
                         None => {
                             let results = core::mem::replace(this.results, Ordered::new());
@@ -236,7 +230,7 @@ impl<S, C> FusedFuture for WhenAll<S, C>
 where
     S: Source,
     OutputOf<S>: TaskOutput,
-    C: Future,
+    C: Signal,
 {
     fn is_terminated(&self) -> bool {
         self.done

@@ -41,7 +41,7 @@ mod parent_waker;
 mod ready;
 mod slots;
 
-use crate::signal::EitherSignal;
+use crate::signal::{EitherSignal, Signal};
 use crate::source::Source;
 use core::future::{Future, IntoFuture};
 use core::num::NonZeroUsize;
@@ -90,6 +90,10 @@ pin_project! {
         slots: Slots<S::Task>,
         rounds: Rounds,
         limit: usize,
+        // Places of the limit taken by finished tasks whose results the face
+        // still holds (an async processor's backlog), so the backlog stays
+        // within the limit too.
+        held: usize,
         pulled: usize,
         polls: usize,
         phase: Phase,
@@ -109,6 +113,7 @@ impl<S: Source, C> Engine<S, C> {
             slots: Slots::new(),
             rounds: Rounds::new(),
             limit: usize::MAX,
+            held: 0,
             pulled: 0,
             polls: 0,
             phase: Phase::Running,
@@ -132,6 +137,7 @@ impl<S: Source, C> Engine<S, C> {
             slots: self.slots,
             rounds: self.rounds,
             limit: self.limit,
+            held: self.held,
             pulled: self.pulled,
             polls: self.polls,
             phase: self.phase,
@@ -152,9 +158,29 @@ impl<S: Source, C> Engine<S, C> {
         self.slots.running()
     }
 
+    /// Counts one more (or, with `false`, one fewer) result held by the face
+    /// against the limit: while held, it keeps its task's place.
+    pub(crate) fn hold(self: Pin<&mut Self>, held: bool) {
+        let this = self.project();
+        if held {
+            *this.held += 1;
+        } else {
+            *this.held -= 1;
+        }
+    }
+
     /// Whether the batch was canceled (by its signal or by [`Engine::cancel`]).
     pub(crate) fn was_canceled(&self) -> bool {
         self.canceled
+    }
+
+    /// Bounds on the tasks still to be pulled, as `Iterator::size_hint`.
+    pub(crate) fn remaining_bounds(&self) -> (usize, Option<usize>) {
+        if self.source_done || self.canceled {
+            (0, Some(0))
+        } else {
+            self.source.size_hint()
+        }
     }
 
     /// A lower bound on the tasks still to be pulled.
@@ -179,7 +205,7 @@ impl<S: Source, C> Engine<S, C> {
     }
 }
 
-impl<S: Source, C: Future> Engine<S, C> {
+impl<S: Source, C: Signal> Engine<S, C> {
     /// The next event of the batch: see the module docs for what one call does.
     /// `Ready(None)` once every pulled task has been reported and nothing more
     /// will be pulled; from then on it keeps returning `Ready(None)`.
@@ -218,7 +244,10 @@ impl<S: Source, C: Future> Engine<S, C> {
             }
 
             // Pull while a task may be added; poll each new task at once.
-            if !*this.source_done && !*this.source_parked && this.slots.running() < *this.limit {
+            if !*this.source_done
+                && !*this.source_parked
+                && this.slots.running() + *this.held < *this.limit
+            {
                 if !this.slots.has_free() {
                     let size =
                         block_size(this.slots.capacity(), *this.limit, this.source.size_hint());

@@ -1,0 +1,247 @@
+//! [`for_each_async`]: process each task's value as it finishes, awaiting the
+//! processor, while the tasks in flight keep moving.
+
+use crate::engine::{Engine, Event};
+use crate::outcome::{Failure, TaskOutput};
+use crate::signal::{EitherSignal, NoSignal, Signal};
+use crate::source::{IntoSource, Source};
+use crate::verdict::{Recorded, Verdict};
+use alloc::collections::VecDeque;
+use core::future::{Future, IntoFuture};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use futures_core::FusedFuture;
+use pin_project_lite::pin_project;
+
+type OutputOf<S> = <<S as Source>::Task as Future>::Output;
+type OkOf<S> = <OutputOf<S> as TaskOutput>::Ok;
+type ErrOf<S> = <OutputOf<S> as TaskOutput>::Err;
+
+/// Like [`for_each`](crate::for_each), but the processor is async:
+/// `process(index, value)` returns a future, which is awaited to the end before
+/// the next value is processed — one at a time, in completion order — **while
+/// the tasks in flight keep being polled**.
+///
+/// That last part is what `stream.buffer_unordered(n)` followed by an awaiting
+/// loop body does not do: there, in-flight futures sit unpolled while the body
+/// awaits, so their timeouts fire and a body that waits on something a task in
+/// flight holds (a semaphore permit, a lock) deadlocks. Here both are polled
+/// from the same poll of the batch.
+///
+/// Values that finish while the processor is busy wait in a backlog; with
+/// [`.limit(n)`](ForEachAsync::limit), a waiting value keeps its task's place in
+/// the limit, so the backlog holds at most `n` values and the source is pulled
+/// no faster than values are processed.
+///
+/// Faults, cancellation and the result are as for [`for_each`](crate::for_each).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// let batch = fanout::for_each_async(
+///     (1..=3).map(|i| async move { Ok::<_, ()>(i) }),
+///     |index, value| {
+///         let log = log.clone();
+///         async move { log.lock().unwrap().push((index, value * 10)) }
+///     },
+/// );
+/// futures::executor::block_on(batch.limit(2)).unwrap();
+/// assert_eq!(log.lock().unwrap().len(), 3);
+/// ```
+///
+/// # Cancellation
+///
+/// Dropping the `ForEachAsync` drops every task in flight and the processor's
+/// future if one is running; values in the backlog are dropped unprocessed.
+pub fn for_each_async<I, F, Fut>(source: I, process: F) -> ForEachAsync<I::Source, F, Fut>
+where
+    I: IntoSource,
+    OutputOf<I::Source>: TaskOutput,
+    F: FnMut(usize, OkOf<I::Source>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    ForEachAsync {
+        engine: Engine::new(source.into_source(), NoSignal),
+        process,
+        running: None,
+        backlog: VecDeque::new(),
+        verdict: Verdict::new(),
+        fail_fast: false,
+        engine_done: false,
+        done: false,
+    }
+}
+
+pin_project! {
+    /// The future of [`for_each_async`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ForEachAsync<S, F, Fut, C = NoSignal>
+    where
+        S: Source,
+        OutputOf<S>: TaskOutput,
+    {
+        #[pin]
+        engine: Engine<S, C>,
+        process: F,
+        #[pin]
+        running: Option<Fut>,
+        backlog: VecDeque<(usize, OkOf<S>)>,
+        verdict: Verdict<ErrOf<S>>,
+        fail_fast: bool,
+        engine_done: bool,
+        done: bool,
+    }
+}
+
+impl<S, F, Fut, C> ForEachAsync<S, F, Fut, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    /// At most `n` tasks in flight or waiting in the backlog at once; see
+    /// [`ForEach::limit`](crate::ForEach::limit).
+    ///
+    /// ```
+    /// let batch = fanout::for_each_async((0..5).map(|i| async move { Ok::<_, ()>(i) }), |_, _| async {});
+    /// futures::executor::block_on(batch.limit(2)).unwrap();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero: such a batch could never run a task.
+    pub fn limit(self, n: usize) -> Self {
+        Self {
+            engine: self.engine.with_limit(n),
+            ..self
+        }
+    }
+
+    /// Cancels the batch when `signal` completes: tasks in flight are dropped,
+    /// nothing more is pulled; values already in the backlog (their tasks
+    /// completed) are still processed. See
+    /// [`WhenAll::cancel_on`](crate::WhenAll::cancel_on).
+    ///
+    /// ```
+    /// use fanout::Failure;
+    ///
+    /// let forever = (0..3).map(|_| futures::future::pending::<Result<(), ()>>());
+    /// let batch = fanout::for_each_async(forever, |_, ()| async {}).cancel_on(async {});
+    /// assert_eq!(futures::executor::block_on(batch), Err(Failure::Canceled));
+    /// ```
+    pub fn cancel_on<G: IntoFuture>(
+        self,
+        signal: G,
+    ) -> ForEachAsync<S, F, Fut, EitherSignal<C, G::IntoFuture>> {
+        ForEachAsync {
+            engine: self.engine.with_signal(signal),
+            process: self.process,
+            running: self.running,
+            backlog: self.backlog,
+            verdict: self.verdict,
+            fail_fast: self.fail_fast,
+            engine_done: self.engine_done,
+            done: self.done,
+        }
+    }
+
+    /// The first fault cancels the batch; see
+    /// [`WhenAll::fail_fast`](crate::WhenAll::fail_fast). Values already in the
+    /// backlog are still processed.
+    ///
+    /// ```
+    /// let jobs = (0..10).map(|i| async move { if i == 0 { Err("boom") } else { Ok(i) } });
+    /// let batch = fanout::for_each_async(jobs, |_, _| async {}).limit(1).fail_fast();
+    /// assert!(futures::executor::block_on(batch).is_err());
+    /// ```
+    pub fn fail_fast(self) -> Self {
+        Self {
+            fail_fast: true,
+            ..self
+        }
+    }
+}
+
+impl<S, F, Fut, C> Future for ForEachAsync<S, F, Fut, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+    F: FnMut(usize, OkOf<S>) -> Fut,
+    Fut: Future<Output = ()>,
+    C: Signal,
+{
+    type Output = Result<(), Failure<ErrOf<S>>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        assert!(!*this.done, "`ForEachAsync` polled after it completed");
+        loop {
+            // The processor: finish the running call, then start the next one
+            // from the backlog, until one is pending or the backlog is empty.
+            loop {
+                if let Some(running) = this.running.as_mut().as_pin_mut() {
+                    if running.poll(cx).is_pending() {
+                        break;
+                    }
+                    this.running.set(None);
+                }
+                let Some((index, value)) = this.backlog.pop_front() else {
+                    break;
+                };
+                // The value leaves the backlog: its place in the limit is free.
+                this.engine.as_mut().hold(false);
+                this.running.set(Some((this.process)(index, value)));
+            }
+
+            // The tasks: take every event there is now, so the tasks in flight
+            // move on even while the processor waits.
+            let mut queued = false;
+            while !*this.engine_done {
+                match this.engine.as_mut().poll_event(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(None) => *this.engine_done = true,
+                    Poll::Ready(Some(Event::Canceled(_))) => this.verdict.record_dropped(),
+                    Poll::Ready(Some(Event::Done(index, output))) => {
+                        match this.verdict.record(index, output.into_outcome()) {
+                            Recorded::Value(value) => {
+                                this.engine.as_mut().hold(true);
+                                this.backlog.push_back((index, value));
+                                queued = true;
+                            }
+                            Recorded::Fault if *this.fail_fast => this.engine.as_mut().cancel(),
+                            Recorded::Fault | Recorded::Canceled => {}
+                        }
+                    }
+                }
+            }
+
+            if queued && this.running.is_none() {
+                // New values and an idle processor: go round again.
+                continue;
+            }
+            if *this.engine_done && this.running.is_none() && this.backlog.is_empty() {
+                *this.done = true;
+                return Poll::Ready(match this.verdict.finish(this.engine.was_canceled()) {
+                    Some(failure) => Err(failure),
+                    None => Ok(()),
+                });
+            }
+            return Poll::Pending;
+        }
+    }
+}
+
+impl<S, F, Fut, C> FusedFuture for ForEachAsync<S, F, Fut, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+    F: FnMut(usize, OkOf<S>) -> Fut,
+    Fut: Future<Output = ()>,
+    C: Signal,
+{
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
