@@ -22,13 +22,13 @@ type ErrOf<S> = <OutputOf<S> as TaskOutput>::Err;
 /// `Task.WhenAll`.
 ///
 /// Each task's output is a [`TaskOutput`] — a `Result<T, E>`, or an
-/// [`Outcome<T, E>`] for a task that can report its own cancellation. The batch
+/// [`Outcome<T, E>`](crate::Outcome) for a task that can report its own cancellation. The batch
 /// resolves to:
 ///
 /// - `Ok(values)` when every task completed, **in input order** whatever the
 ///   completion order;
 /// - `Err(Failure::Faulted(faults))` when any task faulted: *every* fault, each
-///   with its task's index, in input order ([`Faults::first`] is what `await` on
+///   with its task's index, in input order ([`Faults::first`](crate::Faults::first) is what `await` on
 ///   a faulted `Task.WhenAll` rethrows) — faults win over cancellations;
 /// - `Err(Failure::Canceled)` when no task faulted but one was canceled (by
 ///   itself, or by the batch's signal).
@@ -193,7 +193,7 @@ where
                 Some(Event::Done(index, output)) => {
                     match this.verdict.record(index, output.into_outcome()) {
                         Recorded::Value(value) if !this.verdict.is_failed() => {
-                            let more = this.engine.in_flight() + this.engine.remaining_hint();
+                            let more = this.engine.unreported() + this.engine.remaining_hint();
                             this.results.put(index, value, more);
                         }
                         // The batch has failed: its values will not be used.

@@ -167,7 +167,7 @@ impl<S: Source, C: Signal> Stream for WhenEach<S, C> {
         if self.done {
             return (0, Some(0));
         }
-        let in_flight = self.engine.in_flight();
+        let in_flight = self.engine.unreported();
         let (low, high) = self.engine.remaining_bounds();
         let high = high.and_then(|high| high.checked_add(in_flight));
         if C::CAN_FIRE {

@@ -15,19 +15,31 @@
 //! 1. If the batch was canceled, report the dropped tasks one by one, then end.
 //! 2. Poll the signal; when it has fired, drop every task in flight at once
 //!    (recorded `Canceled`), and never pull from the source again.
-//! 3. While a task may be added (fewer than `limit` in flight), pull one and
-//!    poll it at once. So a slot freed by a finished task is refilled within the
-//!    same poll of the batch, and exactly `limit` tasks are in flight after
-//!    every completion while work remains.
-//! 4. Walk the ready set: poll only the tasks whose wakers fired since the last
-//!    round, each at most once per round (a task that wakes itself waits for the
-//!    next round). A finished task frees its slot and becomes the event.
-//! 5. When a round has found woken tasks, start another; when a whole round
-//!    finds none, return `Pending` — every block's waker was registered before
-//!    its set was taken, so no wake can be missed.
+//! 3. *Fill*: while a task may be added (fewer than `limit` in flight), pull
+//!    one and poll it at once; one that finishes at once is an event.
+//! 4. *Round*: walk the ready set — poll only the tasks whose wakers fired
+//!    since the last round, each at most once per round (a task that wakes
+//!    itself waits for the next round). A finished task frees its slot and
+//!    becomes an event.
+//! 5. Back to *Fill*, so a place freed in the round is refilled within the
+//!    same poll of the batch: with work left, exactly `limit` tasks are in
+//!    flight whenever the batch returns. When a round found nothing and the
+//!    fill pulled nothing, return `Pending` — every block's waker was
+//!    registered before its set was taken, so no wake can be missed.
 //!
-//! Every event is returned as soon as it happens, before anything else is pulled,
-//! so a face can stop the batch (fail fast) before the source is touched again.
+//! Every event is returned as soon as it happens, before anything else is
+//! pulled, so a face can stop the batch (fail fast) before the source is
+//! touched again.
+//!
+//! # Order
+//!
+//! Tasks that finish in the same round come out in **index order**. Without
+//! slot reuse this is free: task `i` sits in slot `i` and the ready set walks
+//! slots in order. Once a limit (or a source of unknown size) has made a new
+//! task reuse a freed slot, slot order is no longer index order, so a round's
+//! completions are parked, sorted by index, and handed out after the round;
+//! the sort costs `O(k log k)` for `k` completions in the round, and only
+//! batches that reuse slots pay it.
 //!
 //! # Budget
 //!
@@ -43,6 +55,7 @@ mod slots;
 
 use crate::signal::{EitherSignal, Signal};
 use crate::source::Source;
+use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
 use core::num::NonZeroUsize;
 use core::pin::Pin;
@@ -77,6 +90,17 @@ enum Phase {
     Done,
 }
 
+/// Where a running batch is within its cycle (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Pulling and first-polling new tasks.
+    Fill,
+    /// Walking the ready set.
+    Round,
+    /// Handing out a round's parked completions in index order.
+    Emit,
+}
+
 pin_project! {
     /// The state machine behind every combinator. See the module docs.
     pub(crate) struct Engine<S, C>
@@ -87,22 +111,36 @@ pin_project! {
         source: S,
         #[pin]
         signal: C,
-        slots: Slots<S::Task>,
-        rounds: Rounds,
-        limit: usize,
-        // Places of the limit taken by finished tasks whose results the face
-        // still holds (an async processor's backlog), so the backlog stays
-        // within the limit too.
-        held: usize,
-        pulled: usize,
-        polls: usize,
-        phase: Phase,
-        source_done: bool,
-        // The source returned `Pending` this turn; not pulled again until the
-        // engine has returned `Pending` itself.
-        source_parked: bool,
-        canceled: bool,
+        core: Core<S::Task>,
     }
+}
+
+/// Everything but the pinned source and signal.
+struct Core<F: Future> {
+    slots: Slots<F>,
+    rounds: Rounds,
+    /// A round's completions, when slots are reused: sorted by index, highest
+    /// first, and handed out from the back.
+    parked: Vec<(usize, F::Output)>,
+    step: Step,
+    phase: Phase,
+    limit: usize,
+    /// Places of the limit taken by finished tasks whose results the face still
+    /// holds (an async processor's backlog), so the backlog stays within the
+    /// limit too.
+    held: usize,
+    pulled: usize,
+    /// Children polled since the batch last returned `Pending`.
+    polls: usize,
+    /// Whether the last round found a woken task.
+    round_found: bool,
+    /// Whether the current fill pulled a task.
+    filled: bool,
+    source_done: bool,
+    /// The source returned `Pending`: not pulled again until the engine has
+    /// returned `Pending` itself (the source will wake us).
+    source_parked: bool,
+    canceled: bool,
 }
 
 impl<S: Source, C> Engine<S, C> {
@@ -110,22 +148,28 @@ impl<S: Source, C> Engine<S, C> {
         Self {
             source,
             signal,
-            slots: Slots::new(),
-            rounds: Rounds::new(),
-            limit: usize::MAX,
-            held: 0,
-            pulled: 0,
-            polls: 0,
-            phase: Phase::Running,
-            source_done: false,
-            source_parked: false,
-            canceled: false,
+            core: Core {
+                slots: Slots::new(),
+                rounds: Rounds::new(),
+                parked: Vec::new(),
+                step: Step::Fill,
+                phase: Phase::Running,
+                limit: usize::MAX,
+                held: 0,
+                pulled: 0,
+                polls: 0,
+                round_found: false,
+                filled: false,
+                source_done: false,
+                source_parked: false,
+                canceled: false,
+            },
         }
     }
 
     /// At most `limit` tasks in flight.
     pub(crate) fn set_limit(&mut self, limit: NonZeroUsize) {
-        self.limit = limit.get();
+        self.core.limit = limit.get();
     }
 
     /// The same engine with another signal. Only before the first poll (the
@@ -134,49 +178,46 @@ impl<S: Source, C> Engine<S, C> {
         Engine {
             source: self.source,
             signal: f(self.signal),
-            slots: self.slots,
-            rounds: self.rounds,
-            limit: self.limit,
-            held: self.held,
-            pulled: self.pulled,
-            polls: self.polls,
-            phase: self.phase,
-            source_done: self.source_done,
-            source_parked: self.source_parked,
-            canceled: self.canceled,
+            core: self.core,
         }
     }
 
     /// How many tasks have been pulled from the source so far.
     pub(crate) fn pulled(&self) -> usize {
-        self.pulled
+        self.core.pulled
     }
 
-    /// Tasks pulled and not yet reported: in flight, or dropped and not yet
-    /// reported as canceled.
+    /// Tasks in flight: pulled, not finished, not dropped.
     pub(crate) fn in_flight(&self) -> usize {
-        self.slots.running()
+        self.core.slots.running()
+    }
+
+    /// Tasks pulled whose events have not been handed out yet: in flight, or
+    /// finished in the current round and parked, or dropped and not yet
+    /// reported.
+    pub(crate) fn unreported(&self) -> usize {
+        self.core.slots.running() + self.core.parked.len() + self.core.slots.dropped()
     }
 
     /// Counts one more (or, with `false`, one fewer) result held by the face
     /// against the limit: while held, it keeps its task's place.
     pub(crate) fn hold(self: Pin<&mut Self>, held: bool) {
-        let this = self.project();
+        let core = self.project().core;
         if held {
-            *this.held += 1;
+            core.held += 1;
         } else {
-            *this.held -= 1;
+            core.held -= 1;
         }
     }
 
     /// Whether the batch was canceled (by its signal or by [`Engine::cancel`]).
     pub(crate) fn was_canceled(&self) -> bool {
-        self.canceled
+        self.core.canceled
     }
 
     /// Bounds on the tasks still to be pulled, as `Iterator::size_hint`.
     pub(crate) fn remaining_bounds(&self) -> (usize, Option<usize>) {
-        if self.source_done || self.canceled {
+        if self.core.source_done || self.core.canceled {
             (0, Some(0))
         } else {
             self.source.size_hint()
@@ -185,22 +226,19 @@ impl<S: Source, C> Engine<S, C> {
 
     /// A lower bound on the tasks still to be pulled.
     pub(crate) fn remaining_hint(&self) -> usize {
-        if self.source_done || self.canceled {
-            0
-        } else {
-            self.source.size_hint().0
-        }
+        self.remaining_bounds().0
     }
 
     /// Drops every task in flight now (each will be reported `Canceled`) and
     /// never pulls from the source again. Idempotent; no effect once every task
-    /// has been reported.
+    /// has been reported. Completions already parked (finished, not yet handed
+    /// out) are still handed out: those tasks did finish.
     pub(crate) fn cancel(self: Pin<&mut Self>) {
-        let this = self.project();
-        if *this.phase == Phase::Running {
-            this.slots.drop_running();
-            *this.phase = Phase::Canceling;
-            *this.canceled = true;
+        let core = self.project().core;
+        if core.phase == Phase::Running {
+            core.slots.drop_running();
+            core.phase = Phase::Canceling;
+            core.canceled = true;
         }
     }
 }
@@ -210,89 +248,135 @@ impl<S: Source, C: Signal> Engine<S, C> {
     /// `Ready(None)` once every pulled task has been reported and nothing more
     /// will be pulled; from then on it keeps returning `Ready(None)`.
     pub(crate) fn poll_event(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Event<<S::Task as Future>::Output>>> {
+        let mut this = self.project();
+        let core = &mut *this.core;
         loop {
-            match self.phase {
+            match core.phase {
                 Phase::Running => {}
                 Phase::Canceling => {
-                    let this = self.as_mut().project();
-                    if let Some(index) = this.slots.take_dropped() {
+                    // A round's parked completions finished before the cancel.
+                    if let Some((index, output)) = core.parked.pop() {
+                        return Poll::Ready(Some(Event::Done(index, output)));
+                    }
+                    if let Some(index) = core.slots.take_dropped() {
                         return Poll::Ready(Some(Event::Canceled(index)));
                     }
-                    *this.phase = Phase::Done;
+                    core.phase = Phase::Done;
                     continue;
                 }
                 Phase::Done => return Poll::Ready(None),
             }
-            if self.as_mut().project().signal.poll(cx).is_ready() {
-                self.as_mut().cancel();
+            if this.signal.as_mut().poll(cx).is_ready() {
+                core.slots.drop_running();
+                core.phase = Phase::Canceling;
+                core.canceled = true;
                 continue;
             }
             break;
         }
-        let mut this = self.as_mut().project();
         loop {
-            if *this.polls >= this.slots.capacity().max(MIN_BUDGET) {
+            if core.polls >= core.slots.capacity().max(MIN_BUDGET) {
                 // Yield: the executor gets its thread back, and we are polled
-                // again soon because we woke ourselves.
-                *this.polls = 0;
-                *this.source_parked = false;
+                // again soon because we woke ourselves. First top up to the
+                // limit, queueing the new tasks instead of polling them, so
+                // that the limit is reached whenever the batch returns.
+                while core.slots.running() + core.held < core.limit
+                    && !core.source_done
+                    && !core.source_parked
+                {
+                    if !core.slots.has_free() {
+                        let hint = this.source.size_hint();
+                        core.slots
+                            .grow(block_size(core.slots.capacity(), core.limit, hint));
+                    }
+                    match this.source.as_mut().poll_next_task(cx) {
+                        Poll::Ready(Some(task)) => {
+                            let id = core.slots.insert(core.pulled, task);
+                            core.pulled += 1;
+                            core.slots.queue(id);
+                        }
+                        Poll::Ready(None) => core.source_done = true,
+                        Poll::Pending => core.source_parked = true,
+                    }
+                }
+                core.polls = 0;
+                core.source_parked = false;
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-
-            // Pull while a task may be added; poll each new task at once.
-            if !*this.source_done
-                && !*this.source_parked
-                && this.slots.running() + *this.held < *this.limit
-            {
-                if !this.slots.has_free() {
-                    let size =
-                        block_size(this.slots.capacity(), *this.limit, this.source.size_hint());
-                    this.slots.grow(size);
-                }
-                match this.source.as_mut().poll_next_task(cx) {
-                    Poll::Ready(Some(task)) => {
-                        let index = *this.pulled;
-                        *this.pulled += 1;
-                        let id = this.slots.insert(index, task);
-                        *this.polls += 1;
-                        if let Polled::Ready(index, output) = this.slots.poll(id) {
-                            return Poll::Ready(Some(Event::Done(index, output)));
+            match core.step {
+                Step::Fill => {
+                    let room = core.slots.running() + core.held < core.limit;
+                    if room && !core.source_done && !core.source_parked {
+                        if !core.slots.has_free() {
+                            let hint = this.source.size_hint();
+                            core.slots
+                                .grow(block_size(core.slots.capacity(), core.limit, hint));
+                        }
+                        match this.source.as_mut().poll_next_task(cx) {
+                            Poll::Ready(Some(task)) => {
+                                let index = core.pulled;
+                                core.pulled += 1;
+                                core.filled = true;
+                                let id = core.slots.insert(index, task);
+                                core.polls += 1;
+                                if let Polled::Ready(index, output) = core.slots.poll(id) {
+                                    return Poll::Ready(Some(Event::Done(index, output)));
+                                }
+                            }
+                            Poll::Ready(None) => core.source_done = true,
+                            Poll::Pending => core.source_parked = true,
                         }
                         continue;
                     }
-                    Poll::Ready(None) => *this.source_done = true,
-                    Poll::Pending => *this.source_parked = true,
-                }
-            }
-
-            // Poll the woken.
-            if let Some(id) = this.slots.next_woken(this.rounds, cx.waker()) {
-                match this.slots.poll(id) {
-                    Polled::Idle => {}
-                    Polled::Pending => *this.polls += 1,
-                    Polled::Ready(index, output) => {
-                        *this.polls += 1;
-                        return Poll::Ready(Some(Event::Done(index, output)));
+                    // Nothing more to pull now.
+                    let idle = !core.filled && !core.round_found && core.rounds.walked();
+                    core.filled = false;
+                    if idle {
+                        if core.source_done && core.slots.running() == 0 {
+                            core.phase = Phase::Done;
+                            return Poll::Ready(None);
+                        }
+                        // A whole round found nothing after registering our
+                        // waker, and nothing new was pulled: wait for a wake.
+                        core.polls = 0;
+                        core.source_parked = false;
+                        core.rounds.reset();
+                        return Poll::Pending;
                     }
+                    core.rounds.restart();
+                    core.step = Step::Round;
                 }
-                continue;
+                Step::Round => {
+                    if let Some(id) = core.slots.next_woken(&mut core.rounds, cx.waker()) {
+                        match core.slots.poll(id) {
+                            Polled::Idle => {}
+                            Polled::Pending => core.polls += 1,
+                            Polled::Ready(index, output) => {
+                                core.polls += 1;
+                                if !core.slots.reused() {
+                                    // Slot order is index order: hand it out now.
+                                    return Poll::Ready(Some(Event::Done(index, output)));
+                                }
+                                core.parked.push((index, output));
+                            }
+                        }
+                        continue;
+                    }
+                    core.round_found = core.rounds.found();
+                    if core.parked.len() > 1 {
+                        core.parked.sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
+                    }
+                    core.step = Step::Emit;
+                }
+                Step::Emit => match core.parked.pop() {
+                    Some((index, output)) => return Poll::Ready(Some(Event::Done(index, output))),
+                    None => core.step = Step::Fill,
+                },
             }
-            let found = this.rounds.found();
-            this.rounds.restart();
-            if found {
-                continue;
-            }
-            if *this.source_done && this.slots.running() == 0 {
-                *this.phase = Phase::Done;
-                return Poll::Ready(None);
-            }
-            *this.polls = 0;
-            *this.source_parked = false;
-            return Poll::Pending;
         }
     }
 }

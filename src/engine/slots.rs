@@ -74,6 +74,10 @@ pub(crate) struct Slots<F> {
     fresh: usize,
     capacity: usize,
     running: usize,
+    /// Whether a task has ever been put in a slot that an earlier task used.
+    reused: bool,
+    /// `Slot::Dropped` slots not yet taken by [`Slots::take_dropped`].
+    dropped: usize,
     /// Where [`Slots::take_dropped`] resumes its scan: `(block, slot)`.
     scan: (usize, usize),
 }
@@ -85,6 +89,9 @@ pub(crate) struct Rounds {
     cursor: Cursor,
     /// Whether the current round found any woken slot yet.
     found: bool,
+    /// Whether a whole round has been walked since the last [`Rounds::reset`]:
+    /// only then has every block's waker been registered.
+    walked: bool,
 }
 
 impl Rounds {
@@ -94,7 +101,20 @@ impl Rounds {
             started: false,
             cursor: Cursor::new(),
             found: false,
+            walked: false,
         }
+    }
+
+    /// Whether a whole round was walked (every block registered and taken)
+    /// since the last [`Rounds::reset`].
+    pub(crate) fn walked(&self) -> bool {
+        self.walked
+    }
+
+    /// Forgets that a round was walked: the next poll of the batch must walk
+    /// one (registering its new waker) before it may return `Pending`.
+    pub(crate) fn reset(&mut self) {
+        self.walked = false;
     }
 
     /// Whether the round just walked found any woken slot.
@@ -129,6 +149,8 @@ impl<F> Slots<F> {
             fresh: 0,
             capacity: 0,
             running: 0,
+            reused: false,
+            dropped: 0,
             scan: (0, 0),
         }
     }
@@ -137,6 +159,18 @@ impl<F> Slots<F> {
     #[inline]
     pub(crate) fn running(&self) -> usize {
         self.running
+    }
+
+    /// Tasks dropped by a cancel and not yet reported.
+    #[inline]
+    pub(crate) fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// Whether slot order may differ from index order (a slot was reused).
+    #[inline]
+    pub(crate) fn reused(&self) -> bool {
+        self.reused
     }
 
     /// Total slots allocated.
@@ -218,12 +252,22 @@ impl<F> Slots<F> {
                 unreachable!("fanout: the free list points at a busy slot")
             };
             self.free = next;
+            self.reused = true;
             id
         };
         // Invariant 1: the slot is free, so nothing pinned is overwritten.
         self.block_mut(id.block as usize).slots[id.slot as usize] = Slot::Running(index, task);
         self.running += 1;
         id
+    }
+
+    /// Queues `id` in its block's ready set, as a wake would: it is polled in
+    /// the next round. For tasks pulled when the batch is about to yield.
+    pub(crate) fn queue(&self, id: SlotId) {
+        self.block(id.block as usize)
+            .ready
+            .waker(id.slot as usize)
+            .wake_by_ref();
     }
 
     /// Drops every running task in place and marks it for a `Canceled` report.
@@ -240,6 +284,7 @@ impl<F> Slots<F> {
             }
         }
         self.running = 0;
+        self.dropped += dropped;
         self.scan = (0, 0);
         dropped
     }
@@ -268,6 +313,7 @@ impl<F> Slots<F> {
                 slot: s as u32,
             });
             self.scan = (b, s + 1);
+            self.dropped -= 1;
             return Some(index);
         }
         None
@@ -280,6 +326,7 @@ impl<F> Slots<F> {
     pub(crate) fn next_woken(&self, rounds: &mut Rounds, waker: &Waker) -> Option<SlotId> {
         loop {
             if rounds.block >= self.block_count() {
+                rounds.walked = true;
                 return None;
             }
             let ready = &self.block(rounds.block).ready;

@@ -274,3 +274,50 @@ fn cancel_drops_every_task_and_reports_it() {
         Poll::Ready(None)
     ));
 }
+
+#[test]
+fn a_rounds_completions_come_out_in_index_order_even_when_slots_are_reused() {
+    // limit 2: task 0 finishes at once and frees slot 0; task 1 takes slot 1;
+    // task 2 reuses slot 0. Both then finish in the same round, walked in slot
+    // order (task 2 first) — and must come out in index order.
+    let tasks = [0, 1, 1].map(|left| YieldN {
+        left,
+        polls: Arc::default(),
+    });
+    let order: Vec<usize> = run_engine(tasks, 2)
+        .into_iter()
+        .map(|event| match event {
+            Event::Done(index, _) => index,
+            Event::Canceled(_) => panic!("nothing cancels this batch"),
+        })
+        .collect();
+    assert_eq!(order, [0, 1, 2]);
+}
+
+#[test]
+fn exactly_limit_tasks_in_flight_after_every_completion() {
+    let n = if cfg!(miri) { 40 } else { 2_000 };
+    let limit = 7;
+    let tasks = (0..n).map(|i| YieldN {
+        left: i % 4,
+        polls: Arc::default(),
+    });
+    let engine = Engine::new(tasks.into_source(), NoSignal).with_limit(limit);
+    let mut engine = pin!(engine);
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut done = 0;
+    loop {
+        match engine.as_mut().poll_event(&mut cx) {
+            Poll::Ready(Some(_)) => done += 1,
+            Poll::Ready(None) => break,
+            Poll::Pending => {
+                // Between polls of the batch the limit is always reached while
+                // work remains.
+                let remaining = n - done;
+                assert_eq!(engine.in_flight(), remaining.min(limit));
+            }
+        }
+    }
+    assert_eq!(done, n);
+}
