@@ -1,10 +1,17 @@
-//! A tour of fanout on smol: the TPL guide's comparison, run live.
+//! A tour of fanout on smol: the TPL guide's comparison table, run live.
 //!
-//! Each row runs one strategy of the guide on the guide's own data (jobs that
-//! sleep `i * 100` ms), prints the fanout expression that does it, and what it
-//! took. Run it with `cargo run --example tour`.
+//! Each row of the guide's table runs here on the guide's own data (jobs that
+//! sleep `i * 100` ms), as one fanout expression, and prints what it took. Then
+//! the columns the guide marks "on demand" or "N/A" run too: in fanout every
+//! quality is an option of the same engine, so they combine freely.
+//!
+//! Run it with `cargo run --example tour`. (This is a demo on a real clock; the
+//! test suite never looks at one.)
 
-use fanout::{join_all, settle_all, when_all, Failure, Outcome};
+use fanout::{
+    for_each, for_each_async, settle_all, when_all, when_any, when_each, Failure, Outcome,
+};
+use futures::StreamExt;
 use smol::Timer;
 use std::time::{Duration, Instant};
 
@@ -23,72 +30,117 @@ async fn step(i: u64, fails: bool) -> Result<u64, String> {
     }
 }
 
-fn row(name: &str, expr: &str, took: Duration, result: impl std::fmt::Debug) {
+fn ms(since: Instant) -> u128 {
+    since.elapsed().as_millis()
+}
+
+/// One row of the guide's table: its name and qualities, the fanout
+/// expression, the time it took, and what came out.
+fn row(name: &str, qualities: [&str; 5], expr: &str, took: u128, result: impl std::fmt::Debug) {
+    let [order, complete, throttled, cancel, interleave] = qualities;
     println!(
-        "{name:<34} {:>6} ms  {expr:<48} -> {result:?}",
-        took.as_millis()
+        "{name:<36} {order:<11} {complete:<9} {throttled:<9} {cancel:<9} {interleave:<9} {took:>5} ms  {expr}  -> {result:?}"
     );
 }
 
 fn main() {
     smol::block_on(async {
+        println!("The TPL guide's table, each row one fanout expression (data: 3,2,1 x 100 ms unless noted)\n");
         println!(
-            "{:<34} {:>9}  {:<48}    result",
-            "strategy (TPL guide)", "took", "fanout"
+            "{:<36} {:<11} {:<9} {:<9} {:<9} {:<9} {:>8}  fanout",
+            "strategy", "order", "as-done", "throttle", "cancel", "interleave", "took"
         );
-        println!("{}", "-".repeat(120));
+        println!("{}", "-".repeat(150));
 
-        let start = Instant::now();
+        let t = Instant::now();
         let r = when_all([3, 2, 1].map(job)).await;
-        row("Task.WhenAll", "when_all(jobs)", start.elapsed(), r);
-
-        let start = Instant::now();
-        let r = when_all([3, 2, 1].map(job)).limit(1).await;
         row(
-            "SequentialBlockingForEachAsync",
-            "when_all(jobs).limit(1)",
-            start.elapsed(),
+            "Task.WhenAll",
+            ["concurrent", "no", "no", "yes", "N/A"],
+            "when_all(jobs)",
+            ms(t),
             r,
         );
 
-        let start = Instant::now();
-        let r = join_all([2, 2, 1, 1].map(job)).limit(2).await;
+        let t = Instant::now();
+        let mut seen = Vec::new();
+        let r = for_each([3, 2, 1].map(job), |_, v| seen.push(v))
+            .limit(1)
+            .await;
         row(
-            "WhenAllThrottled (throttle 2)",
-            "join_all(jobs).limit(2)",
-            start.elapsed(),
-            r.len(),
+            "SequentialBlockingForEachAsync",
+            ["sequential", "no", "yes", "yes", "yes"],
+            "for_each(jobs, f).limit(1)",
+            ms(t),
+            (r, seen),
         );
 
-        let start = Instant::now();
-        let r = join_all([2u64, 1, 2, 1].into_iter().map(job))
+        let t = Instant::now();
+        let mut seen = Vec::new();
+        let r = for_each([3, 2, 1].map(job), |_, v| seen.push(v)).await;
+        row(
+            "ConcurrentInterleavedForEachAsync",
+            ["concurrent", "yes", "no", "yes", "yes"],
+            "for_each(jobs, f)",
+            ms(t),
+            (r, seen),
+        );
+
+        let t = Instant::now();
+        let mut each = when_each([3, 2, 1].map(job));
+        let mut seen = Vec::new();
+        while let Some((index, result)) = each.next().await {
+            seen.push((index, result.unwrap()));
+        }
+        row(
+            "ConcurrentInterleavedCombinator",
+            ["concurrent", "yes", "no", "yes", "yes"],
+            "while let Some((i, r)) = when_each(jobs).next().await",
+            ms(t),
+            seen,
+        );
+
+        let t = Instant::now();
+        let r = when_all([2, 2, 1, 1].map(job)).limit(2).await;
+        row(
+            "WhenAllThrottled (2,2,1,1; L=2)",
+            ["concurrent", "yes", "yes", "yes", "yes"],
+            "when_all(jobs).limit(2)",
+            ms(t),
+            r,
+        );
+
+        let t = Instant::now();
+        let mut seen = Vec::new();
+        let r = for_each([2, 1, 2, 1].map(job), |_, v| seen.push(v))
             .limit(2)
             .await;
         row(
-            "ForEachAsync (DOP 2)",
-            "join_all(items.map(body)).limit(2)",
-            start.elapsed(),
-            r.len(),
+            "ControlParallelism (2,1,2,1; DOP 2)",
+            ["concurrent", "yes", "yes", "yes", "yes"],
+            "for_each(items.map(body), f).limit(2)",
+            ms(t),
+            (r, seen),
         );
 
-        println!();
-        println!("Columns the guide marks \"on demand\" or \"N/A\", here as options:");
+        println!("\nThe columns the guide marks \"on demand\" or \"N/A\", working:\n");
 
-        let start = Instant::now();
-        let r = when_all([3, 2, 1].map(job))
+        let t = Instant::now();
+        let r = for_each([3, 2, 1].map(job), |_, _| {})
+            .limit(1)
+            .cancel_on(Timer::after(Duration::from_millis(450)))
+            .await;
+        println!("{:>5} ms  sequential, canceled by a 450 ms timer:   for_each(jobs, f).limit(1).cancel_on(timer) -> {r:?}", ms(t));
+
+        let t = Instant::now();
+        let r = for_each([3, 2, 1].map(job), |_, _| {})
             .cancel_on(Timer::after(Duration::from_millis(150)))
             .await;
-        let canceled = matches!(r, Err(Failure::Canceled));
-        row(
-            "batch cancellation by a timer",
-            "when_all(jobs).cancel_on(timer_150ms)",
-            start.elapsed(),
-            canceled,
-        );
+        println!("{:>5} ms  interleaved, canceled by a 150 ms timer:  for_each(jobs, f).cancel_on(timer) -> {r:?}", ms(t));
 
-        let start = Instant::now();
-        let jobs = [(3, false), (1, true), (2, false)].map(|(i, fails)| step(i, fails));
-        let r = settle_all(jobs).fail_fast().await;
+        let t = Instant::now();
+        let jobs = [(2, false), (1, true), (2, false), (1, false)].map(|(i, fails)| step(i, fails));
+        let r = settle_all(jobs).limit(2).fail_fast().await;
         let shape: Vec<&str> = r
             .iter()
             .map(|o| match o {
@@ -97,37 +149,35 @@ fn main() {
                 Outcome::Canceled => "canceled",
             })
             .collect();
-        row(
-            "first fault cancels the rest",
-            "settle_all(jobs).fail_fast()",
-            start.elapsed(),
-            shape,
-        );
+        println!("{:>5} ms  throttled, first fault cancels the rest:  settle_all(jobs).limit(2).fail_fast() -> {shape:?} (tasks 2 and 3 never pulled)", ms(t));
 
-        let start = Instant::now();
+        let t = Instant::now();
         let jobs = [(1, false), (2, true), (3, true)].map(|(i, fails)| step(i, fails));
-        let r = when_all(jobs).await;
-        let faults = match &r {
-            Err(Failure::Faulted(f)) => f.indices().collect::<Vec<_>>(),
+        let faults = match when_all(jobs).await {
+            Err(Failure::Faulted(f)) => f.into_vec(),
             _ => vec![],
         };
-        row(
-            "every fault aggregated (indices)",
-            "when_all(jobs) -> Failure::Faulted",
-            start.elapsed(),
-            faults,
+        println!(
+            "{:>5} ms  every fault aggregated, in input order:   when_all(jobs) -> {faults:?}",
+            ms(t)
         );
 
-        let start = Instant::now();
-        let r = when_all([1, 2, 3, 2, 1].map(job))
-            .limit(2)
-            .cancel_on(Timer::after(Duration::from_millis(250)))
-            .await;
-        row(
-            "throttled + canceled by a timer",
-            "when_all(jobs).limit(2).cancel_on(timer)",
-            start.elapsed(),
-            r.is_err(),
-        );
+        let t = Instant::now();
+        let (index, output, rest) = when_any([3, 1, 2].map(job)).await.expect("not empty");
+        let rest: Vec<_> = rest.collect().await;
+        println!("{:>5} ms  first to finish, the rest still running:  when_any(jobs) -> ({index}, {output:?}), then rest -> {rest:?}", ms(t));
+
+        let t = Instant::now();
+        let mut log = Vec::new();
+        let log_ref = &mut log;
+        let r = for_each_async([3, 2, 1].map(job), |i, v| {
+            log_ref.push((i, v));
+            // The processor awaits; the jobs in flight keep running meanwhile.
+            async {
+                Timer::after(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        println!("{:>5} ms  async processor, tasks keep moving:       for_each_async(jobs, |i, v| timer_50ms) -> {r:?} {log:?}", ms(t));
     });
 }
