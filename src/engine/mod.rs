@@ -61,7 +61,7 @@ use core::num::NonZeroUsize;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use pin_project_lite::pin_project;
-use slots::{Polled, Rounds, Slots};
+use slots::{Polled, Rounds, SlotId, Slots};
 
 /// At least this many children are polled in one poll of a batch before it
 /// yields to its executor. 256 keeps a throttled batch of instantly ready tasks
@@ -287,15 +287,9 @@ impl<S: Source, C: Signal> Engine<S, C> {
                     && !core.source_done
                     && !core.source_parked
                 {
-                    if !core.slots.has_free() {
-                        let hint = this.source.size_hint();
-                        core.slots
-                            .grow(block_size(core.slots.capacity(), core.limit, hint));
-                    }
                     match this.source.as_mut().poll_next_task(cx) {
                         Poll::Ready(Some(task)) => {
-                            let id = core.slots.insert(core.pulled, task);
-                            core.pulled += 1;
+                            let id = core.admit(task, this.source.size_hint());
                             core.slots.queue(id);
                         }
                         Poll::Ready(None) => core.source_done = true,
@@ -311,17 +305,10 @@ impl<S: Source, C: Signal> Engine<S, C> {
                 Step::Fill => {
                     let room = core.slots.running() + core.held < core.limit;
                     if room && !core.source_done && !core.source_parked {
-                        if !core.slots.has_free() {
-                            let hint = this.source.size_hint();
-                            core.slots
-                                .grow(block_size(core.slots.capacity(), core.limit, hint));
-                        }
                         match this.source.as_mut().poll_next_task(cx) {
                             Poll::Ready(Some(task)) => {
-                                let index = core.pulled;
-                                core.pulled += 1;
+                                let id = core.admit(task, this.source.size_hint());
                                 core.filled = true;
-                                let id = core.slots.insert(index, task);
                                 core.polls += 1;
                                 if let Polled::Ready(index, output) = core.slots.poll(id) {
                                     return Poll::Ready(Some(Event::Done(index, output)));
@@ -368,7 +355,8 @@ impl<S: Source, C: Signal> Engine<S, C> {
                     }
                     core.round_found = core.rounds.found();
                     if core.parked.len() > 1 {
-                        core.parked.sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
+                        core.parked
+                            .sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
                     }
                     core.step = Step::Emit;
                 }
@@ -378,6 +366,26 @@ impl<S: Source, C: Signal> Engine<S, C> {
                 },
             }
         }
+    }
+}
+
+impl<F: Future> Core<F> {
+    /// Gives a task just pulled from the source its index and a slot, growing
+    /// the storage if every slot is in use. `hint` is the source's size hint
+    /// *after* this task, so a known-size batch still gets one exact block (and
+    /// an empty one allocates nothing: storage is made for the first task).
+    fn admit(&mut self, task: F, (low, high): (usize, Option<usize>)) -> SlotId {
+        if !self.slots.has_free() {
+            let hint = (
+                low.saturating_add(1),
+                high.and_then(|high| high.checked_add(1)),
+            );
+            self.slots
+                .grow(block_size(self.slots.capacity(), self.limit, hint));
+        }
+        let id = self.slots.insert(self.pulled, task);
+        self.pulled += 1;
+        id
     }
 }
 
