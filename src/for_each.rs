@@ -163,6 +163,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         assert!(!*this.done, "`ForEach` polled after it completed");
+        this.engine.as_mut().start_turn();
         loop {
             match ready!(this.engine.as_mut().poll_event(cx)) {
                 Some(Event::Done(index, output)) => {

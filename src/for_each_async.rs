@@ -177,6 +177,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         assert!(!*this.done, "`ForEachAsync` polled after it completed");
+        this.engine.as_mut().start_turn();
         loop {
             // The processor: finish the running call, then start the next one
             // from the backlog, until one is pending or the backlog is empty.

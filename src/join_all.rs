@@ -84,6 +84,7 @@ impl<S: Source> Future for JoinAll<S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         assert!(!*this.done, "`JoinAll` polled after it completed");
+        this.engine.as_mut().start_turn();
         loop {
             match ready!(this.engine.as_mut().poll_event(cx)) {
                 Some(Event::Done(index, output)) => {

@@ -7,45 +7,99 @@ use alloc::vec::Vec;
 /// Tasks finish in any order; each output is put at its index, so the final
 /// `Vec` is in input order whatever the completion order (TPL's `WhenAll<T>`
 /// result array).
-pub(crate) struct Ordered<T> {
-    items: Vec<Option<T>>,
+///
+/// Tasks very often finish in index order (all ready at once, or all woken
+/// together: the engine hands out a round's completions in index order), so
+/// outputs are pushed straight into the final `Vec` while they arrive in order;
+/// only the first out-of-order output switches to a `Vec<Option<T>>`, which
+/// costs one more pass at the end.
+pub(crate) enum Ordered<T> {
+    /// Every output so far arrived in index order: `items[i]` is task `i`'s.
+    InOrder(Vec<T>),
+    /// Outputs arrived out of order: `items[i]` is task `i`'s, if it is in.
+    Sparse(Vec<Option<T>>),
 }
 
 impl<T> Ordered<T> {
     pub(crate) const fn new() -> Self {
-        Self { items: Vec::new() }
+        Self::InOrder(Vec::new())
     }
 
     /// Stores the output of task `index`. `more` is a lower bound on the tasks
-    /// still to come, so a known-size batch allocates once.
+    /// still to come after this one, so a known-size batch allocates once.
     #[inline]
     pub(crate) fn put(&mut self, index: usize, value: T, more: usize) {
-        if index >= self.items.len() {
-            let len = index + 1 + more;
-            self.items.reserve(len - self.items.len());
-            self.items.resize_with(index + 1, || None);
+        match self {
+            Self::InOrder(items) if index == items.len() => {
+                if items.capacity() == 0 {
+                    items.reserve_exact(more + 1);
+                }
+                items.push(value);
+            }
+            Self::InOrder(items) => {
+                let mut sparse: Vec<Option<T>> =
+                    Vec::with_capacity((index + 1 + more).max(items.len()));
+                sparse.extend(items.drain(..).map(Some));
+                *self = Self::Sparse(sparse);
+                self.put(index, value, more);
+            }
+            Self::Sparse(items) => {
+                if index >= items.len() {
+                    items.reserve(index + 1 + more - items.len());
+                    items.resize_with(index + 1, || None);
+                }
+                debug_assert!(items[index].is_none(), "task {index} reported twice");
+                items[index] = Some(value);
+            }
         }
-        debug_assert!(self.items[index].is_none(), "task {index} reported twice");
-        self.items[index] = Some(value);
     }
 
     /// Frees what was stored: the batch failed and its outputs will not be used.
     pub(crate) fn discard(&mut self) {
-        self.items = Vec::new();
+        *self = Self::new();
     }
 
     /// Every output, in index order. There must be one for each index below
     /// `len`, the number of tasks pulled.
     pub(crate) fn into_vec(self, len: usize) -> Vec<T> {
-        let mut items = self.items;
-        items.resize_with(len, || None);
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| match item {
-                Some(item) => item,
-                None => unreachable!("fanout: task {index} ended without an outcome"),
-            })
-            .collect()
+        match self {
+            Self::InOrder(items) => {
+                assert_eq!(items.len(), len, "fanout: a task ended without an outcome");
+                items
+            }
+            Self::Sparse(mut items) => {
+                items.resize_with(len, || None);
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, item)| match item {
+                        Some(item) => item,
+                        None => unreachable!("fanout: task {index} ended without an outcome"),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ordered;
+
+    #[test]
+    fn in_order_and_out_of_order() {
+        let mut ordered = Ordered::new();
+        for i in 0..5 {
+            ordered.put(i, i * 10, 5 - i - 1);
+        }
+        assert!(matches!(ordered, Ordered::InOrder(_)));
+        assert_eq!(ordered.into_vec(5), [0, 10, 20, 30, 40]);
+
+        let mut ordered = Ordered::new();
+        for i in [0, 1, 4, 2, 3] {
+            ordered.put(i, i * 10, 0);
+        }
+        assert!(matches!(ordered, Ordered::Sparse(_)));
+        assert_eq!(ordered.into_vec(5), [0, 10, 20, 30, 40]);
     }
 }

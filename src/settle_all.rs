@@ -150,6 +150,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         assert!(!*this.done, "`SettleAll` polled after it completed");
+        this.engine.as_mut().start_turn();
         loop {
             let (index, outcome) = match ready!(this.engine.as_mut().poll_event(cx)) {
                 Some(Event::Done(index, output)) => (index, output.into_outcome()),

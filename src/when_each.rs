@@ -148,6 +148,7 @@ impl<S: Source, C: Signal> Stream for WhenEach<S, C> {
         if *this.done {
             return Poll::Ready(None);
         }
+        this.engine.as_mut().start_turn();
         loop {
             match this.engine.as_mut().poll_event(cx) {
                 Poll::Pending => return Poll::Pending,

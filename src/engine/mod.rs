@@ -210,6 +210,13 @@ impl<S: Source, C> Engine<S, C> {
         }
     }
 
+    /// Call at the start of every poll of the face: the waker may have changed,
+    /// so the engine registers it again before it next looks at a ready set.
+    #[inline]
+    pub(crate) fn start_turn(self: Pin<&mut Self>) {
+        self.project().core.rounds.start_turn();
+    }
+
     /// Whether the batch was canceled (by its signal or by [`Engine::cancel`]).
     pub(crate) fn was_canceled(&self) -> bool {
         self.core.canceled

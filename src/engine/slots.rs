@@ -92,6 +92,8 @@ pub(crate) struct Rounds {
     /// Whether a whole round has been walked since the last [`Rounds::reset`]:
     /// only then has every block's waker been registered.
     walked: bool,
+    /// How many blocks (from the first) have the current turn's waker.
+    registered: usize,
 }
 
 impl Rounds {
@@ -102,7 +104,16 @@ impl Rounds {
             cursor: Cursor::new(),
             found: false,
             walked: false,
+            registered: 0,
         }
+    }
+
+    /// A new poll of the batch begins (perhaps with a new waker): every block
+    /// must register it again, and a whole round must be walked with it before
+    /// the batch may return `Pending`.
+    pub(crate) fn start_turn(&mut self) {
+        self.registered = 0;
+        self.walked = false;
     }
 
     /// Whether a whole round was walked (every block registered and taken)
@@ -331,7 +342,12 @@ impl<F> Slots<F> {
             }
             let ready = &self.block(rounds.block).ready;
             if !rounds.started {
-                ready.register(waker);
+                // Register before taking the set, once per turn: a wake after
+                // the take then reaches this turn's waker.
+                if rounds.block >= rounds.registered {
+                    ready.register(waker);
+                    rounds.registered = rounds.block + 1;
+                }
                 ready.start_round(&mut rounds.cursor);
                 rounds.started = true;
             }
