@@ -88,7 +88,7 @@ impl<S: Source> Future for JoinAll<S> {
         loop {
             match ready!(this.engine.as_mut().poll_event(cx)) {
                 Some(Event::Done(index, output)) => {
-                    let more = this.engine.unreported() + this.engine.remaining_hint();
+                    let more = this.engine.events_hint();
                     this.outputs.put(index, output, more);
                 }
                 Some(Event::Canceled(_)) => unreachable!("a `JoinAll` is never canceled"),

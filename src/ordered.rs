@@ -32,20 +32,24 @@ impl<T> Ordered<T> {
         match self {
             Self::InOrder(items) if index == items.len() => {
                 if items.capacity() == 0 {
-                    items.reserve_exact(more + 1);
+                    // A hint is only a hint (an endless source says
+                    // `usize::MAX`): if it cannot be had, grow as we go.
+                    let _ = items.try_reserve_exact(more.saturating_add(1));
                 }
                 items.push(value);
             }
             Self::InOrder(items) => {
-                let mut sparse: Vec<Option<T>> =
-                    Vec::with_capacity((index + 1 + more).max(items.len()));
+                let want = index.saturating_add(1).saturating_add(more);
+                let mut sparse: Vec<Option<T>> = Vec::new();
+                let _ = sparse.try_reserve_exact(want.max(items.len()));
                 sparse.extend(items.drain(..).map(Some));
                 *self = Self::Sparse(sparse);
                 self.put(index, value, more);
             }
             Self::Sparse(items) => {
                 if index >= items.len() {
-                    items.reserve(index + 1 + more - items.len());
+                    let want = index.saturating_add(1).saturating_add(more);
+                    let _ = items.try_reserve(want - items.len());
                     items.resize_with(index + 1, || None);
                 }
                 debug_assert!(items[index].is_none(), "task {index} reported twice");

@@ -164,7 +164,7 @@ where
             if *this.fail_fast && outcome.is_faulted() {
                 this.engine.as_mut().cancel();
             }
-            let more = this.engine.unreported() + this.engine.remaining_hint();
+            let more = this.engine.events_hint();
             this.outcomes.put(index, outcome, more);
         }
     }

@@ -194,7 +194,7 @@ where
                 Some(Event::Done(index, output)) => {
                     match this.verdict.record(index, output.into_outcome()) {
                         Recorded::Value(value) if !this.verdict.is_failed() => {
-                            let more = this.engine.unreported() + this.engine.remaining_hint();
+                            let more = this.engine.events_hint();
                             this.results.put(index, value, more);
                         }
                         // The batch has failed: its values will not be used.

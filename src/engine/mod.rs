@@ -72,6 +72,12 @@ pub(crate) const MIN_BUDGET: usize = 256;
 /// Blocks of a batch of unknown size start at this many slots.
 const MIN_BLOCK: usize = 16;
 
+/// The first block is never larger than this, whatever the size hint says: an
+/// exact hint of a billion (`(0..n).map(f)` with a huge `n`) must not allocate
+/// a billion slots up front when the tasks may finish as fast as they are
+/// pulled. Bigger batches add blocks as they need them.
+const MAX_FIRST_BLOCK: usize = 1 << 20;
+
 /// What happened to one task.
 #[derive(Debug)]
 pub(crate) enum Event<T> {
@@ -199,6 +205,13 @@ impl<S: Source, C> Engine<S, C> {
         self.core.slots.running() + self.core.parked.len() + self.core.slots.dropped()
     }
 
+    /// A lower bound on the events still to come after the current one, for
+    /// sizing a face's output: saturating, since an endless source says
+    /// `usize::MAX`.
+    pub(crate) fn events_hint(&self) -> usize {
+        self.unreported().saturating_add(self.remaining_hint())
+    }
+
     /// Counts one more (or, with `false`, one fewer) result held by the face
     /// against the limit: while held, it keeps its task's place.
     pub(crate) fn hold(self: Pin<&mut Self>, held: bool) {
@@ -241,12 +254,7 @@ impl<S: Source, C> Engine<S, C> {
     /// has been reported. Completions already parked (finished, not yet handed
     /// out) are still handed out: those tasks did finish.
     pub(crate) fn cancel(self: Pin<&mut Self>) {
-        let core = self.project().core;
-        if core.phase == Phase::Running {
-            core.slots.drop_running();
-            core.phase = Phase::Canceling;
-            core.canceled = true;
-        }
+        self.project().core.cancel();
     }
 }
 
@@ -277,20 +285,21 @@ impl<S: Source, C: Signal> Engine<S, C> {
                 Phase::Done => return Poll::Ready(None),
             }
             if this.signal.as_mut().poll(cx).is_ready() {
-                core.slots.drop_running();
-                core.phase = Phase::Canceling;
-                core.canceled = true;
+                core.cancel();
                 continue;
             }
             break;
         }
         loop {
-            if core.polls >= core.slots.capacity().max(MIN_BUDGET) {
+            if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
                 // Yield: the executor gets its thread back, and we are polled
                 // again soon because we woke ourselves. First top up to the
                 // limit, queueing the new tasks instead of polling them, so
-                // that the limit is reached whenever the batch returns.
-                while core.slots.running() + core.held < core.limit
+                // that the limit is reached whenever the batch returns. (A batch
+                // without a limit has no such promise, and an endless source
+                // must not be pulled dry here.)
+                while core.limit != usize::MAX
+                    && core.slots.running() + core.held < core.limit
                     && !core.source_done
                     && !core.source_parked
                 {
@@ -377,6 +386,18 @@ impl<S: Source, C: Signal> Engine<S, C> {
 }
 
 impl<F: Future> Core<F> {
+    /// See [`Engine::cancel`]. The batch counts as canceled only if that cut it
+    /// short — a task was dropped, or the source still had work: a signal that
+    /// fires after every task completed changes nothing.
+    fn cancel(&mut self) {
+        if self.phase == Phase::Running {
+            let dropped = self.slots.drop_running();
+            self.canceled = dropped > 0 || !self.source_done;
+            self.source_done = true;
+            self.phase = Phase::Canceling;
+        }
+    }
+
     /// Gives a task just pulled from the source its index and a slot, growing
     /// the storage if every slot is in use. `hint` is the source's size hint
     /// *after* this task, so a known-size batch still gets one exact block (and
@@ -397,18 +418,20 @@ impl<F: Future> Core<F> {
 }
 
 /// The size of the block to add when every slot is in use: an exact size hint
-/// sizes the first block exactly (a known-size batch allocates once); otherwise
-/// blocks double the total capacity, so a batch of unknown size has O(log n)
-/// blocks and never moves a started task. Never more than the limit allows.
+/// sizes the first block exactly (a known-size batch allocates once, up to
+/// [`MAX_FIRST_BLOCK`]); otherwise blocks double the total capacity, so a batch
+/// of unknown size has O(log n) blocks and never moves a started task. Never
+/// more than the limit allows. A lower bound alone is not trusted for size:
+/// an endless source (`0..`) says `usize::MAX`.
 fn block_size(capacity: usize, limit: usize, (low, high): (usize, Option<usize>)) -> usize {
     let room = limit - capacity;
     let want = if capacity == 0 {
         match high {
-            Some(high) if high == low => low,
-            _ => low.max(MIN_BLOCK),
+            Some(high) if high == low => low.min(MAX_FIRST_BLOCK),
+            _ => low.clamp(MIN_BLOCK, MAX_FIRST_BLOCK),
         }
     } else {
-        capacity.max(low)
+        capacity
     };
     want.clamp(1, room)
 }

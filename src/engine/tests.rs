@@ -162,8 +162,15 @@ fn block_sizes() {
     assert_eq!(block_size(0, usize::MAX, (0, Some(0))), 1);
     assert_eq!(block_size(0, usize::MAX, (0, None)), 16);
     assert_eq!(block_size(16, usize::MAX, (0, None)), 16);
-    assert_eq!(block_size(32, usize::MAX, (100, None)), 100);
+    assert_eq!(block_size(32, usize::MAX, (100, None)), 32);
     assert_eq!(block_size(32, 40, (100, None)), 8);
+    // Endless or huge sources do not size the storage.
+    assert_eq!(block_size(0, usize::MAX, (usize::MAX, None)), 1 << 20);
+    assert_eq!(block_size(0, 8, (usize::MAX, None)), 8);
+    assert_eq!(
+        block_size(0, usize::MAX, (usize::MAX, Some(usize::MAX))),
+        1 << 20
+    );
 }
 
 /// A future that is pending until its slot waker has been woken `n` times
@@ -313,9 +320,9 @@ fn exactly_limit_tasks_in_flight_after_every_completion() {
             Poll::Ready(None) => break,
             Poll::Pending => {
                 // Between polls of the batch the limit is always reached while
-                // work remains.
-                let remaining = n - done;
-                assert_eq!(engine.in_flight(), remaining.min(limit));
+                // the source has work left.
+                assert!(engine.in_flight() == limit || engine.pulled() == n);
+                assert!(engine.in_flight() <= limit);
             }
         }
     }

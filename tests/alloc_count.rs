@@ -1,0 +1,198 @@
+//! Heap allocations of a batch, counted by a global allocator.
+//!
+//! The counting allocator wraps `std::alloc::System` and counts only while the
+//! current thread has switched counting on, so the harness and other threads
+//! never pollute a measurement. Every measurement lives in ONE `#[test]`, so
+//! nothing else in this binary allocates on another test's behalf meanwhile.
+//!
+//! What is counted: `alloc` and `alloc_zeroed` calls ("allocations"), and
+//! `realloc` calls separately (a `Vec` growing in place or moving). The inputs
+//! (a `Vec` of futures, or a lazy iterator) are built before counting starts;
+//! the batch's output `Vec` is part of what the batch allocates and is counted.
+//! `futures::executor::block_on`'s own allocations (a thread-local notifier made
+//! on first use) are measured as a baseline on a ready future, after a warm-up,
+//! and subtracted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use fanout::{join_all, when_all};
+use futures::executor::block_on;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static REALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // `const` and `Drop`-free: reading it never allocates.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; counting touches only
+// atomics and a const thread-local, neither of which allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if counting() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if counting() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if counting() {
+            REALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations and reallocations made on this thread by `f`; also
+/// returns `f`'s output (dropped by the caller, after counting stops).
+fn measure<R>(f: impl FnOnce() -> R) -> (R, Counts) {
+    ALLOCS.store(0, Ordering::SeqCst);
+    REALLOCS.store(0, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
+    let out = f();
+    COUNTING.with(|c| c.set(false));
+    let counts = Counts {
+        allocs: ALLOCS.load(Ordering::SeqCst),
+        reallocs: REALLOCS.load(Ordering::SeqCst),
+    };
+    (out, counts)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    allocs: usize,
+    reallocs: usize,
+}
+
+impl std::ops::Sub for Counts {
+    type Output = Counts;
+
+    fn sub(self, base: Counts) -> Counts {
+        Counts {
+            allocs: self.allocs - base.allocs,
+            reallocs: self.reallocs - base.reallocs,
+        }
+    }
+}
+
+/// Wakes itself and returns `Pending` once, then `Ready(value)`. Allocates
+/// nothing.
+struct YieldOnce<T> {
+    yielded: bool,
+    value: Option<T>,
+}
+
+impl<T> YieldOnce<T> {
+    fn new(value: T) -> Self {
+        Self {
+            yielded: false,
+            value: Some(value),
+        }
+    }
+}
+
+impl<T> Unpin for YieldOnce<T> {}
+
+impl<T> Future for YieldOnce<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if self.yielded {
+            Poll::Ready(self.value.take().expect("polled after completion"))
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn allocations_are_independent_of_the_batch_size() {
+    // Warm up: block_on makes its thread-local notifier on first use (this
+    // test runs on a fresh thread).
+    let ((), first) = measure(|| block_on(std::future::ready(())));
+    println!("block_on(ready(())) first call on a thread: {first:?}");
+    let ((), baseline) = measure(|| block_on(std::future::ready(())));
+    println!("block_on(ready(())) baseline after warm-up: {baseline:?}");
+
+    // when_all over a Vec of N yield-once futures (built before counting).
+    let mut when_all_counts = Vec::new();
+    for n in [10, 1_000, 10_000] {
+        let tasks: Vec<YieldOnce<Result<usize, ()>>> =
+            (0..n).map(|i| YieldOnce::new(Ok(i))).collect();
+        let (result, counts) = measure(|| block_on(when_all(tasks)));
+        assert_eq!(result, Ok((0..n).collect::<Vec<_>>()));
+        let counts = counts - baseline;
+        println!("when_all over a Vec of {n:>6} yield-once futures: {counts:?}");
+        when_all_counts.push(counts);
+    }
+    assert!(
+        when_all_counts.windows(2).all(|w| w[0] == w[1]),
+        "when_all allocations depend on N: {when_all_counts:?}"
+    );
+    assert!(
+        when_all_counts[0].allocs <= 4,
+        "when_all makes {} allocations",
+        when_all_counts[0].allocs
+    );
+
+    // join_all(..).limit(64) over a lazy iterator of N yield-once futures.
+    let mut limited_counts = Vec::new();
+    for n in [1_000, 10_000, 100_000] {
+        let tasks = (0..n).map(YieldOnce::new);
+        let (outputs, counts) = measure(|| block_on(join_all(tasks).limit(64)));
+        assert_eq!(outputs.len(), n);
+        assert!(outputs.iter().enumerate().all(|(i, &o)| i == o));
+        let counts = counts - baseline;
+        println!("join_all(..).limit(64) over a lazy iterator of {n:>6}: {counts:?}");
+        limited_counts.push(counts);
+    }
+    assert!(
+        limited_counts.windows(2).all(|w| w[0] == w[1]),
+        "limited join_all allocations depend on N: {limited_counts:?}"
+    );
+
+    // For the record (not asserted): fewer tasks than the limit, and a source
+    // of unknown size (the output `Vec` then grows by doubling).
+    let (_, small) = measure(|| block_on(join_all((0..10).map(YieldOnce::new)).limit(64)));
+    println!("join_all(..).limit(64) over 10: {:?}", small - baseline);
+    for n in [1_000, 10_000, 100_000] {
+        let tasks = (0..n).filter(|_| true).map(YieldOnce::new);
+        let (_, counts) = measure(|| block_on(join_all(tasks).limit(64)));
+        println!(
+            "join_all(..).limit(64) over {n:>6} of unknown size: {:?}",
+            counts - baseline
+        );
+    }
+}

@@ -1,0 +1,504 @@
+//! The conformance suite of the aggregate combinators (`join_all`, `when_all`,
+//! `settle_all`) against the rules of `CONFORMANCE.md` (O1–O3, A1–A8, T1–T5,
+//! C1–C3, B1–B5), plus a Rust twin of every `WhenAll*` test of the .NET guide.
+//!
+//! # Design
+//!
+//! The suite is a library of test *bodies*, plain `pub fn`s, and two macros that
+//! turn them into `#[test]`s inside a test binary. There are two kinds of body:
+//!
+//! - **Runtime-generic** bodies, `pub fn name(rt: &impl Runtime)`. They run every
+//!   future through [`Runtime::block_on`] and never touch the virtual clock (no
+//!   `sleep`): progress comes from [`Gate`](crate::support::Gate)s opened by a
+//!   driver future, self-waking [`YieldN`](crate::support::YieldN)s and
+//!   [`yield_now`]. So they run unchanged on any executor; each binary picks
+//!   one by implementing the one-method [`Runtime`] trait.
+//! - **Virtual-time** bodies, `pub fn name()`. They use `support::sleep` and
+//!   `support::run_timed`, and may assert *virtual* durations (never wall-clock
+//!   time). They need the deterministic executor of `tests/support`, so only the
+//!   virtual-time binary runs them.
+//!
+//! The list of bodies lives here, once, in [`runtime_suite!`] and
+//! [`virtual_clock_suite!`], together with the attributes a body needs
+//! (`#[should_panic(expected = ..)]`, `#[ignore = "BUG: .."]`). A test binary
+//! includes `support` and this module and writes one line per suite:
+//!
+//! ```ignore
+//! #[path = "support/mod.rs"] mod support;
+//! #[path = "conformance/mod.rs"] mod conformance;
+//!
+//! struct MyRuntime;
+//! impl conformance::Runtime for MyRuntime {
+//!     fn block_on<F: Future>(&self, fut: F) -> F::Output { my_runtime::block_on(fut) }
+//! }
+//! conformance::runtime_suite!(MyRuntime);      // one #[test] per generic body
+//! conformance::virtual_clock_suite!();         // only with the virtual clock
+//! ```
+//!
+//! Tests come out as `<file>::<body>` (e.g. `when_all::a5_faults_in_input_order`)
+//! and `virtual_clock::<file>::<body>`. Bodies are named after the rule they
+//! check (`a7_…`, `t2_…`); the .NET twins after their .NET test, in snake_case.
+//! Adding a runtime later is one binary of a few lines; adding a body is one
+//! function and one line in the list.
+//!
+//! Nothing here asserts wall-clock time. Counts (polls, pulls, drops), peak
+//! concurrency (`Tracker`), order, outcomes and virtual durations are the
+//! observables.
+#![allow(dead_code, unused_macros)]
+
+pub mod cancel;
+pub mod join_all;
+pub mod robustness;
+pub mod seed_when_all;
+pub mod settle_all;
+pub mod throttle;
+pub mod when_all;
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+
+use crate::support::{Gate, GateFuture, PollCounter};
+
+/// An executor that can run a future to completion on the current thread.
+pub trait Runtime {
+    /// Runs `fut` to completion and returns its output. A panic of `fut`
+    /// propagates out of this call.
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+}
+
+/// The deterministic virtual-time executor of `tests/support`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VirtualTime;
+
+impl Runtime for VirtualTime {
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        crate::support::run(fut)
+    }
+}
+
+/// Wakes itself once and returns `Pending` once: gives the executor (and the
+/// other branch of a `join`/`select`) a turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// Polls `fut` exactly once, with the waker of the task running this, and
+/// returns what that one poll gave (then drops `fut`).
+pub async fn first_poll<F: Future>(fut: F) -> Poll<F::Output> {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+}
+
+/// A future that counts how many times it was polled and forwards to `fut`.
+pub fn count_polls<F: Future>(fut: F, counter: PollCounter) -> impl Future<Output = F::Output> {
+    let mut fut = Box::pin(fut);
+    poll_fn(move |cx| {
+        counter.incr();
+        fut.as_mut().poll(cx)
+    })
+}
+
+/// xorshift64*: a seeded, dependency-free pseudo-random generator.
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator from `seed` (any value; 0 is remapped).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    /// The next pseudo-random `u64`.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+
+    /// `0..n` in a random order.
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        self.shuffle(&mut order);
+        order
+    }
+}
+
+/// `n` gates, one per task, each with its own poll counter.
+#[derive(Debug, Clone)]
+pub struct Gates {
+    gates: Vec<Gate>,
+    polls: Vec<PollCounter>,
+}
+
+impl Gates {
+    /// `n` closed gates.
+    pub fn new(n: usize) -> Self {
+        Self {
+            gates: (0..n).map(|_| Gate::new()).collect(),
+            polls: (0..n).map(|_| PollCounter::new()).collect(),
+        }
+    }
+
+    /// How many gates.
+    pub fn len(&self) -> usize {
+        self.gates.len()
+    }
+
+    /// The future of task `i`: completes with `value` once gate `i` is open;
+    /// its polls are counted in [`Gates::polls`].
+    pub fn future<T>(&self, i: usize, value: T) -> GateFuture<T> {
+        self.gates[i].future(value, self.polls[i].clone())
+    }
+
+    /// Opens gate `i` (waking its future).
+    pub fn open(&self, i: usize) {
+        self.gates[i].open();
+    }
+
+    /// Whether gate `i` is open.
+    pub fn is_open(&self, i: usize) -> bool {
+        self.gates[i].is_open()
+    }
+
+    /// How many times the future of task `i` was polled.
+    pub fn polls(&self, i: usize) -> usize {
+        self.polls[i].get()
+    }
+
+    /// Every task's poll count, in index order.
+    pub fn all_polls(&self) -> Vec<usize> {
+        self.polls.iter().map(PollCounter::get).collect()
+    }
+
+    /// A driver: opens the gates in `order`, one at a time, yielding to the
+    /// executor after each.
+    pub async fn open_in_order(&self, order: impl IntoIterator<Item = usize>) {
+        for i in order {
+            self.open(i);
+            yield_now().await;
+        }
+    }
+}
+
+/// An iterator adapter that counts its `next()` calls (see [`pulls`]).
+#[derive(Debug)]
+pub struct Pulls<I> {
+    iter: I,
+    count: PollCounter,
+}
+
+impl<I: Iterator> Iterator for Pulls<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        self.count.incr();
+        self.iter.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+/// `iter`, counting every `next()` call in `count`.
+pub fn pulls<I: IntoIterator>(iter: I, count: &PollCounter) -> Pulls<I::IntoIter> {
+    Pulls {
+        iter: iter.into_iter(),
+        count: count.clone(),
+    }
+}
+
+/// A stream adapter that counts its `poll_next` calls (see [`stream_polls`]).
+#[derive(Debug)]
+pub struct StreamPolls<S> {
+    stream: S,
+    count: PollCounter,
+}
+
+impl<S: Stream + Unpin> Stream for StreamPolls<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        self.count.incr();
+        Pin::new(&mut self.stream).poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.stream.size_hint()
+    }
+}
+
+/// `stream`, counting every `poll_next` call in `count`.
+pub fn stream_polls<S: Stream + Unpin>(stream: S, count: &PollCounter) -> StreamPolls<S> {
+    StreamPolls {
+        stream,
+        count: count.clone(),
+    }
+}
+
+/// Counts its own drop in a shared counter: put one in a future to see when
+/// the future is dropped (a never-polled `async` block drops what it captured).
+#[derive(Debug)]
+pub struct DropGuard(PollCounter);
+
+impl DropGuard {
+    /// A guard that adds one to `drops` when it is dropped.
+    pub fn new(drops: &PollCounter) -> Self {
+        Self(drops.clone())
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.incr();
+    }
+}
+
+/// A boxed, type-erased task, so tasks of different kinds share one `Vec`.
+pub type BoxTask<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Boxes `fut` as a [`BoxTask`].
+pub fn boxed<'a, F: Future + 'a>(fut: F) -> BoxTask<'a, F::Output> {
+    Box::pin(fut)
+}
+
+/// A flag that catches re-entrance: `enter` panics if already inside.
+#[derive(Debug, Clone, Default)]
+pub struct Reentrance(Rc<Cell<bool>>);
+
+impl Reentrance {
+    /// Marks the start of a section that must not be re-entered.
+    pub fn enter(&self) {
+        assert!(!self.0.get(), "re-entered");
+        self.0.set(true);
+    }
+
+    /// Marks the end of the section.
+    pub fn leave(&self) {
+        self.0.set(false);
+    }
+
+    /// Whether we are inside the section now.
+    pub fn inside(&self) -> bool {
+        self.0.get()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The lists of bodies, and the macros that instantiate them.
+// ---------------------------------------------------------------------------
+
+/// One `#[test]` per runtime-generic body, in a module per body file, each
+/// running its body on the runtime `$rt` (an expression of a type that
+/// implements [`Runtime`]).
+macro_rules! runtime_suite {
+    ($rt:expr) => {
+        fn __conformance_runtime() -> impl $crate::conformance::Runtime {
+            $rt
+        }
+
+        $crate::conformance::__runtime_tests! {
+            when_all {
+                a1_input_order,
+                a1_input_order_from_stream,
+                a2_empty_is_ready_on_first_poll,
+                a3_ready_inputs_are_ready_on_first_poll,
+                a3_ready_faults_are_ready_on_first_poll,
+                a4_fault_does_not_drop_the_others,
+                a5_faults_in_input_order,
+                a6_fault_beats_cancellation,
+                a6_cancellation_without_fault_is_canceled,
+                a6_all_completed_is_ok,
+                a7_fail_fast_pulls_nothing_after_the_fault,
+                a7_fail_fast_ready_fault_stops_pulling,
+                a7_fail_fast_from_stream_stops_polling_the_stream,
+                a7_without_fail_fast_everything_is_pulled,
+                a8_nested_failure_is_the_task_error,
+                a8_nested_cancellation_is_the_task_error,
+                o3_outcome_canceled_is_canceled,
+            }
+            settle_all {
+                a1_input_order,
+                a2_empty_is_ready_on_first_poll,
+                a3_ready_inputs_are_ready_on_first_poll,
+                a4_faults_are_values,
+                o1_every_pulled_task_has_one_outcome,
+                o1_one_outcome_each_under_cancellation,
+                o1_one_outcome_each_under_fail_fast,
+                o2_completed_although_cancel_was_requested,
+                o2_last_task_completed_although_cancel_was_requested,
+                o3_outcome_canceled_is_canceled,
+                a7_fail_fast_pulls_nothing_after_the_fault,
+            }
+            join_all {
+                a1_input_order,
+                a1_input_order_from_stream,
+                a1_pending_stream_source,
+                a2_empty_is_ready_on_first_poll,
+                a3_ready_inputs_are_ready_on_first_poll,
+                a3_many_ready_inputs_are_ready_on_first_poll,
+                into_future_items,
+                outputs_are_not_judged,
+                exact_polls_gates_random_order,
+                exact_polls_gates_opened_in_bursts,
+                exact_polls_yield_n,
+                exact_polls_stale_waker_polls_the_next_occupant_once,
+            }
+            throttle {
+                t1_exactly_n_in_flight,
+                t1_peak_is_the_limit_for_every_combinator,
+                t1_limit_one_is_sequential,
+                t2_pulls_lazily,
+                t2_pulls_lazily_from_stream,
+                t3_source_is_never_reentered,
+                t3_stream_source_is_never_reentered,
+                #[should_panic(expected = "limit")]
+                t4_when_all_limit_zero_panics,
+                #[should_panic(expected = "limit")]
+                t4_settle_all_limit_zero_panics,
+                #[should_panic(expected = "limit")]
+                t4_join_all_limit_zero_panics,
+                t5_each_item_processed_once,
+                t5_endless_range_source_with_limit,
+            }
+            cancel {
+                c1_fired_signal_pulls_nothing_when_all,
+                c1_fired_signal_pulls_nothing_settle_all,
+                c1_fired_signal_never_polls_the_stream,
+                c1_fired_signal_with_empty_input,
+                c2_signal_drops_every_task_in_flight_at_once,
+                c2_faults_before_the_signal_win,
+                c2_signal_after_everything_completed_changes_nothing,
+                c3_any_future_is_a_signal,
+                c3_either_of_two_signals_cancels,
+                c2_signal_stops_an_endless_source,
+            }
+            robustness {
+                b1_waker_outlives_the_batch,
+                b1_waker_outlives_a_canceled_batch,
+                b1_wakes_from_another_thread_while_running,
+                b2_self_waking_child_does_not_starve_the_others,
+                b2_endless_ready_source_yields_to_the_executor,
+                b2_unthrottled_endless_ready_source_yields,
+                #[should_panic(expected = "polled after it completed")]
+                b3_join_all_polled_after_completion_panics,
+                #[should_panic(expected = "polled after it completed")]
+                b3_when_all_polled_after_completion_panics,
+                #[should_panic(expected = "polled after it completed")]
+                b3_settle_all_polled_after_completion_panics,
+                b3_finished_batches_say_they_are_terminated,
+                b4_panicking_child_propagates_and_drops_the_others,
+                b4_panicking_child_under_limit_drops_everything,
+                b4_panicking_source_propagates,
+                b5_a_million_ready_tasks,
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use runtime_suite;
+
+/// One `#[test]` per virtual-time body, in `mod virtual_clock`.
+macro_rules! virtual_clock_suite {
+    () => {
+        mod virtual_clock {
+            $crate::conformance::__timed_tests! {
+                seed_when_all {
+                    when_all_result_unwrapped,
+                    when_all_exceptions_thrown_exceptions_aggregated,
+                    when_all_exceptions_thrown_exception_unwrapped,
+                    when_all_exceptions_thrown_unwrapped_child_task,
+                    when_all_canceled_task_exception_thrown,
+                    when_all_canceled_and_faulted_exception_over_cancellation,
+                    when_all_shared_cancellation_token_all_cancelled,
+                    when_all_throttled_all_good,
+                    when_all_throttled_exception_propagated,
+                    when_all_throttled_cancellation_propagated,
+                    benchmarks_sequential_concurrent_and_throttled,
+                }
+                when_all {
+                    a4_run_to_completion_timed,
+                    a1_completion_order_is_not_result_order_timed,
+                }
+                throttle {
+                    t1_waves_of_jobs_timed,
+                }
+                cancel {
+                    c2_timer_signal_mid_batch_timed,
+                    c3_timer_is_a_signal_timed,
+                }
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use virtual_clock_suite;
+
+#[doc(hidden)]
+macro_rules! __runtime_tests {
+    ($( $module:ident { $( $(#[$attr:meta])* $name:ident ),* $(,)? } )*) => {
+        $(
+            mod $module {
+                $(
+                    #[test]
+                    $(#[$attr])*
+                    fn $name() {
+                        $crate::conformance::$module::$name(&super::__conformance_runtime());
+                    }
+                )*
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use __runtime_tests;
+
+#[doc(hidden)]
+macro_rules! __timed_tests {
+    ($( $module:ident { $( $(#[$attr:meta])* $name:ident ),* $(,)? } )*) => {
+        $(
+            mod $module {
+                $(
+                    #[test]
+                    $(#[$attr])*
+                    fn $name() {
+                        $crate::conformance::$module::$name();
+                    }
+                )*
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use __timed_tests;

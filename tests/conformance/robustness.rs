@@ -1,0 +1,409 @@
+//! Robustness: B1–B5.
+
+use std::future::{poll_fn, ready, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+
+use fanout::{join_all, settle_all, when_all, Outcome};
+use futures::future::{join, select, Either};
+use futures::task::noop_waker;
+
+use super::{boxed, first_poll, yield_now, BoxTask, DropGuard, Gates, Runtime, XorShift};
+use crate::support::{Gate, PollCounter, Tracker};
+
+type Stash = Arc<Mutex<Vec<Waker>>>;
+
+/// A task that stores a clone of its waker at every poll and never finishes.
+fn stashing_task(stash: &Stash) -> impl Future<Output = Result<(), ()>> {
+    let stash = Arc::clone(stash);
+    poll_fn(move |cx| {
+        stash.lock().unwrap().push(cx.waker().clone());
+        Poll::Pending
+    })
+}
+
+/// Wakes every waker from several threads at once, by reference and by
+/// value, and drops the last clones on yet another thread.
+fn wake_from_threads(wakers: Vec<Waker>) {
+    thread::scope(|s| {
+        for chunk in wakers.chunks(8) {
+            s.spawn(move || {
+                for _ in 0..100 {
+                    for waker in chunk {
+                        waker.wake_by_ref();
+                        // A clone woken by value: releases the clone's reference.
+                        #[allow(clippy::waker_clone_wake)]
+                        waker.clone().wake();
+                    }
+                }
+            });
+        }
+    });
+    thread::spawn(move || wakers.into_iter().for_each(Waker::wake))
+        .join()
+        .unwrap();
+}
+
+/// B1: children's wakers outlive their batch: waking them from other threads
+/// while the batch is being dropped, and after, is harmless.
+pub fn b1_waker_outlives_the_batch(rt: &impl Runtime) {
+    let stash = Stash::default();
+    let wakes = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    rt.block_on(async {
+        let mut batch = Box::pin(join_all((0..64).map(|_| stashing_task(&stash))));
+        assert!(first_poll(batch.as_mut()).await.is_pending());
+        let wakers = stash.lock().unwrap().clone();
+        assert_eq!(wakers.len(), 64);
+        thread::scope(|s| {
+            for chunk in wakers.chunks(16) {
+                let (wakes, stop) = (&wakes, &stop);
+                s.spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        chunk.iter().for_each(Waker::wake_by_ref);
+                        wakes.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            // Drop the batch while four threads wake its children.
+            while wakes.load(Ordering::SeqCst) < 4 {
+                thread::yield_now();
+            }
+            drop(batch);
+            let after = wakes.load(Ordering::SeqCst);
+            while wakes.load(Ordering::SeqCst) < after + 4 {
+                thread::yield_now();
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+    });
+    // And once the executor is done with it, too.
+    let wakers = std::mem::take(&mut *stash.lock().unwrap());
+    wake_from_threads(wakers);
+}
+
+/// B1 for tasks dropped by a cancellation: their wakers outlive the batch.
+pub fn b1_waker_outlives_a_canceled_batch(rt: &impl Runtime) {
+    let stash = Stash::default();
+    let signal = Gate::new();
+    let batch = settle_all((0..32).map(|_| stashing_task(&stash)))
+        .limit(16)
+        .cancel_on(signal.future((), PollCounter::new()));
+    let driver = async {
+        yield_now().await;
+        signal.open();
+    };
+    let (outcomes, ()) = rt.block_on(join(batch, driver));
+    assert_eq!(outcomes, vec![Outcome::Canceled; 16]);
+    let wakers = std::mem::take(&mut *stash.lock().unwrap());
+    assert!(wakers.len() >= 16);
+    wake_from_threads(wakers);
+}
+
+/// B1's everyday case: wakes from another thread while the batch runs reach
+/// it; each task is polled exactly twice.
+pub fn b1_wakes_from_another_thread_while_running(rt: &impl Runtime) {
+    let n = 500;
+    let gates = Gates::new(n);
+    let batch = when_all((0..n).map(|i| gates.future(i, Ok::<_, ()>(i))));
+    let mut opener = None;
+    let driver = async {
+        // The batch has polled every task once by now.
+        let (gates, order) = (gates.clone(), XorShift::new(0xB1).permutation(n));
+        opener = Some(thread::spawn(move || {
+            for i in order {
+                gates.open(i);
+                if i % 16 == 0 {
+                    thread::yield_now();
+                }
+            }
+        }));
+    };
+    let (result, ()) = rt.block_on(join(batch, driver));
+    opener.unwrap().join().unwrap();
+    assert_eq!(result, Ok((0..n).collect::<Vec<_>>()));
+    assert!(gates.all_polls().iter().all(|&p| p == 2));
+}
+
+/// B2: a child that wakes itself on every poll and never finishes does not
+/// starve its sibling (which needs one wake) nor the executor: the batch
+/// yields after a bounded round of work, and the sibling finishes.
+pub fn b2_self_waking_child_does_not_starve_the_others(rt: &impl Runtime) {
+    let spins = PollCounter::new();
+    let spinner = {
+        let spins = spins.clone();
+        poll_fn(move |cx| {
+            spins.incr();
+            cx.waker().wake_by_ref();
+            Poll::<()>::Pending
+        })
+    };
+    let gate = Gate::new();
+    let tracker = Tracker::new();
+    let sibling = tracker.track(gate.future((), PollCounter::new()));
+    let mut batch = pin!(join_all(vec![
+        Either::Left(spinner),
+        Either::Right(sibling)
+    ]));
+    let batch_polls = PollCounter::new();
+    let counted = poll_fn(|cx| {
+        batch_polls.incr();
+        batch.as_mut().poll(cx)
+    });
+    let driver = async {
+        gate.open();
+        while tracker.finished() == 0 {
+            yield_now().await;
+        }
+    };
+    let winner = rt
+        .block_on(async { matches!(select(pin!(counted), pin!(driver)).await, Either::Right(_)) });
+    assert!(winner, "the batch cannot finish: the spinner never ends");
+    assert_eq!(tracker.finished(), 1);
+    // Two polls suffice: the first starts both children, the second sees the
+    // sibling's wake. A bound, not an exact count.
+    assert!(
+        batch_polls.get() <= 3,
+        "{} polls of the batch",
+        batch_polls.get()
+    );
+    // Each poll of the batch did a bounded amount of work.
+    assert!(
+        spins.get() <= batch_polls.get() * 1024,
+        "{} spins in {} polls",
+        spins.get(),
+        batch_polls.get()
+    );
+}
+
+/// Polls `batch` (endless) alongside a driver that yields 5 times; returns
+/// how many times the batch was polled. Panics if the driver cannot finish.
+fn polls_beside_a_driver<F: Future>(rt: &impl Runtime, batch: F) -> usize {
+    let mut batch = pin!(batch);
+    let batch_polls = PollCounter::new();
+    let counted = poll_fn(|cx| {
+        batch_polls.incr();
+        batch.as_mut().poll(cx)
+    });
+    let driver = async {
+        for _ in 0..5 {
+            yield_now().await;
+        }
+    };
+    let driver_won = rt
+        .block_on(async { matches!(select(pin!(counted), pin!(driver)).await, Either::Right(_)) });
+    assert!(driver_won);
+    batch_polls.get()
+}
+
+/// An endless source of instantly ready tasks that counts them, and panics
+/// (instead of eating all memory) past a million.
+fn endless_ready(made: &PollCounter) -> impl Iterator<Item = std::future::Ready<()>> + '_ {
+    std::iter::from_fn(move || {
+        made.incr();
+        assert!(
+            made.get() <= 1_000_000,
+            "runaway: one poll of the batch pulled a million tasks"
+        );
+        Some(ready(()))
+    })
+}
+
+/// B2: a source of endless, instantly ready tasks does not starve the
+/// executor: every poll of a throttled batch returns after a bounded amount
+/// of work.
+pub fn b2_endless_ready_source_yields_to_the_executor(rt: &impl Runtime) {
+    for limit in [1, 4, 1000] {
+        let made = PollCounter::new();
+        let polls = polls_beside_a_driver(rt, join_all(endless_ready(&made)).limit(limit));
+        assert_eq!(polls, 6);
+        assert!(
+            made.get() > 0 && made.get() <= 6 * (1024 + limit),
+            "{} tasks in {polls} polls",
+            made.get()
+        );
+    }
+}
+
+/// B2 for an unthrottled batch over an endless ready source: each poll must
+/// still return after a bounded amount of work.
+pub fn b2_unthrottled_endless_ready_source_yields(rt: &impl Runtime) {
+    let made = PollCounter::new();
+    let polls = polls_beside_a_driver(rt, join_all(endless_ready(&made)));
+    assert_eq!(polls, 6);
+    assert!(
+        made.get() <= 6 * 1024,
+        "{} tasks in {polls} polls",
+        made.get()
+    );
+}
+
+/// Runs `batch` to completion, then polls it once more.
+fn poll_after_completion<F: Future>(rt: &impl Runtime, batch: F) {
+    let mut batch = pin!(batch);
+    rt.block_on(batch.as_mut());
+    let waker = noop_waker();
+    let _ = batch.as_mut().poll(&mut Context::from_waker(&waker));
+}
+
+/// B3: polling a finished `join_all` panics with a clear message.
+pub fn b3_join_all_polled_after_completion_panics(rt: &impl Runtime) {
+    poll_after_completion(rt, join_all([ready(1)]));
+}
+
+/// B3: polling a finished `when_all` panics with a clear message.
+pub fn b3_when_all_polled_after_completion_panics(rt: &impl Runtime) {
+    poll_after_completion(rt, when_all([ready(Ok::<u8, ()>(1))]));
+}
+
+/// B3: polling a finished `settle_all` panics with a clear message.
+pub fn b3_settle_all_polled_after_completion_panics(rt: &impl Runtime) {
+    poll_after_completion(rt, settle_all([ready(Ok::<u8, ()>(1))]));
+}
+
+/// B3: the combinators are fused and say so (`is_terminated`).
+pub fn b3_finished_batches_say_they_are_terminated(rt: &impl Runtime) {
+    use futures::future::FusedFuture;
+    fn check<F: FusedFuture>(rt: &impl Runtime, batch: F) {
+        let mut batch = pin!(batch);
+        assert!(!batch.is_terminated());
+        rt.block_on(batch.as_mut());
+        assert!(batch.is_terminated());
+    }
+    check(rt, join_all([ready(1)]));
+    check(rt, when_all([ready(Ok::<u8, ()>(1))]));
+    check(rt, settle_all([ready(Ok::<u8, ()>(1))]));
+    check(rt, when_all([ready(Ok::<u8, ()>(1))]).cancel_on(async {}));
+    check(rt, join_all(Vec::<std::future::Ready<u8>>::new()));
+}
+
+/// Ten tasks, each owning a drop guard: every third one is ready at once,
+/// task 6 panics on its first poll, the others wait for a gate never opened.
+fn panicky_tasks(drops: &PollCounter, gates: &Gates) -> Vec<BoxTask<'static, Result<usize, ()>>> {
+    (0..10)
+        .map(|i| {
+            let guard = DropGuard::new(drops);
+            let gate = gates.future(i, i);
+            boxed(async move {
+                let _guard = guard;
+                if i == 6 {
+                    panic!("child 6 panicked");
+                }
+                if i % 3 == 0 {
+                    return Ok(i);
+                }
+                Ok(gate.await)
+            })
+        })
+        .collect()
+}
+
+/// The message of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+/// Runs `run` expecting the panic of task 6 to come out of it, then checks
+/// that every task was dropped. `run` gets the gates of the tasks, to open
+/// them if it needs to reach task 6.
+fn expect_child_panic(run: impl FnOnce(Vec<BoxTask<'static, Result<usize, ()>>>, &Gates)) {
+    let drops = PollCounter::new();
+    let gates = Gates::new(10);
+    let tasks = panicky_tasks(&drops, &gates);
+    let payload =
+        catch_unwind(AssertUnwindSafe(|| run(tasks, &gates))).expect_err("the panic was swallowed");
+    assert_eq!(panic_message(&*payload), Some("child 6 panicked"));
+    assert_eq!(drops.get(), 10, "tasks leaked");
+}
+
+/// B4: a panicking task propagates out of the combinator's poll, and every
+/// other task (finished, pending, not yet polled) is dropped.
+pub fn b4_panicking_child_propagates_and_drops_the_others(rt: &impl Runtime) {
+    expect_child_panic(|tasks, _| {
+        rt.block_on(join_all(tasks));
+    });
+    expect_child_panic(|tasks, _| {
+        let _ = rt.block_on(when_all(tasks));
+    });
+    expect_child_panic(|tasks, _| {
+        rt.block_on(settle_all(tasks));
+    });
+    expect_child_panic(|tasks, _| {
+        let batch = when_all(tasks)
+            .fail_fast()
+            .cancel_on(futures::future::pending::<()>());
+        let _ = rt.block_on(batch);
+    });
+}
+
+/// B4 under a limit, with the panic on a later poll of the batch (task 6 is
+/// pulled only once earlier gates open); tasks not yet pulled are dropped
+/// with the source.
+pub fn b4_panicking_child_under_limit_drops_everything(rt: &impl Runtime) {
+    // Limit 3: 1, 2, 4 in flight; opening 1 pulls 5, opening 2 pulls 6.
+    expect_child_panic(|tasks, gates| {
+        rt.block_on(join(join_all(tasks).limit(3), gates.open_in_order([1, 2])));
+    });
+    // Limit 2: 1, 2 in flight; then 4, 5; then 6.
+    expect_child_panic(|tasks, gates| {
+        let batch = settle_all(tasks).limit(2);
+        rt.block_on(join(batch, gates.open_in_order([1, 2, 4, 5])));
+    });
+}
+
+/// B4: a panic in the source's `next()` propagates too; the tasks pulled so
+/// far are dropped.
+pub fn b4_panicking_source_propagates(rt: &impl Runtime) {
+    let drops = PollCounter::new();
+    let made = PollCounter::new();
+    let mut i = 0;
+    let source = std::iter::from_fn(|| {
+        i += 1;
+        assert!(i < 4, "source panicked");
+        made.incr();
+        let guard = DropGuard::new(&drops);
+        Some(async move {
+            let _guard = guard;
+            futures::future::pending::<()>().await;
+        })
+    });
+    let payload = catch_unwind(AssertUnwindSafe(|| rt.block_on(join_all(source))))
+        .expect_err("the panic was swallowed");
+    assert_eq!(panic_message(&*payload), Some("source panicked"));
+    assert_eq!(made.get(), 3);
+    assert_eq!(drops.get(), 3);
+}
+
+/// B5: 1,000,000 tasks in one batch work (unthrottled, and throttled over a
+/// lazy source).
+pub fn b5_a_million_ready_tasks(rt: &impl Runtime) {
+    const N: usize = 1_000_000;
+    let outputs = rt.block_on(join_all((0..N).map(ready)));
+    assert_eq!(outputs.len(), N);
+    assert!(outputs.iter().enumerate().all(|(i, &o)| i == o));
+
+    let result = rt.block_on(when_all((0..N).map(|i| ready(Ok::<_, ()>(i)))).limit(64));
+    let values = result.unwrap();
+    assert_eq!(values.len(), N);
+    assert!(values.iter().enumerate().all(|(i, &v)| i == v));
+
+    // Now and then a task that needs a wake, so the batch really pends.
+    let outcomes = rt.block_on(
+        settle_all((0..N).map(|i| async move {
+            if i % 1000 == 0 {
+                yield_now().await;
+            }
+            Ok::<_, ()>(i)
+        }))
+        .limit(1024),
+    );
+    assert_eq!(outcomes.len(), N);
+    assert_eq!(outcomes[N - 1], Outcome::Completed(N - 1));
+}
