@@ -32,10 +32,24 @@
 //! | quality | choices | in fanout |
 //! | --- | --- | --- |
 //! | order of processing | sequential, concurrent, at most *L* in flight | default concurrent; `.limit(1)` sequential; `.limit(L)` throttled |
-//! | process as complete | aggregate at the end, or each as it finishes | `join_all`, `when_all`, `settle_all` aggregate (per-completion faces come next) |
+//! | process as complete | aggregate at the end, or each as it finishes | [`join_all`], [`when_all`], [`settle_all`] aggregate; [`when_each`], [`for_each`], [`for_each_async`] hand each result out as its task finishes |
 //! | throttling | bound in-flight work, pull the source lazily | `.limit(L)`: the source is pulled only when a task finishes, and the freed place is refilled in the same poll |
 //! | batch cancellation | an outside signal, or the first fault | `.cancel_on(any future)`, `.fail_fast()` |
-//! | interleaving | results handled one at a time | aggregates hand results back in one `Vec`, in input order |
+//! | interleaving | results handled one at a time | `for_each`'s processor runs inside the batch's poll, one call at a time; `for_each_async` awaits each call while the tasks keep moving |
+//!
+//! The guide's whole table, each row as one fanout expression:
+//!
+//! | the guide's strategy | fanout |
+//! | --- | --- |
+//! | `Task.WhenAll` | `when_all(tasks)` |
+//! | SequentialBlockingForEachAsync | `for_each(items.map(body), process).limit(1)` |
+//! | ConcurrentInterleavedForEachAsync | `for_each(items.map(body), process)` |
+//! | ConcurrentInterleavedCombinator (`Interleaved`) | `when_each(tasks)` |
+//! | WhenAllThrottled | `when_all(tasks).limit(n)` |
+//! | ControlParallelismForEachAsync (DOP) | `for_each(items.map(body), process).limit(dop)` |
+//! | any of them, canceled from outside or by the first fault | add `.cancel_on(signal)` / `.fail_fast()` |
+//!
+//! `cargo run --example tour` runs that table live on smol.
 //!
 //! # Which combinator do I want?
 //!
@@ -44,13 +58,18 @@
 //! | every output; tasks cannot fail | [`join_all`] | `Vec<T>` in input order |
 //! | every value, or every fault (`Task.WhenAll`) | [`when_all`] | `Result<Vec<T>, Failure<E>>` |
 //! | how each task ended (`Promise.allSettled`) | [`settle_all`] | `Vec<Outcome<T, E>>` in input order |
-//! | the same, from a `Stream` of futures | any of the above over [`from_stream`] | as above |
+//! | each output as its task finishes (`Task.WhenEach`) | [`when_each`] | a `Stream` of `(index, output)` |
+//! | the first to finish, keep the rest running (`Task.WhenAny`) | [`when_any`] | `Option<(index, output, rest)>` |
+//! | the first success (`Promise.any`) | [`first_ok`] | `Result<(index, T), Failure<E>>` |
+//! | to process each value as it completes (`Parallel.ForEachAsync`) | [`for_each`] | `Result<(), Failure<E>>` |
+//! | the same with an async processor, tasks kept moving | [`for_each_async`] | `Result<(), Failure<E>>` |
+//! | any of these over a `Stream` of futures | the same over [`from_stream`] | as above |
 //!
 //! Then add options: [`.limit(n)`](WhenAll::limit) for at most *n* in flight,
 //! [`.cancel_on(signal)`](WhenAll::cancel_on) to cancel from outside (any future:
 //! a token, a timer of your runtime, a shutdown future),
 //! [`.fail_fast()`](WhenAll::fail_fast) to cancel the rest at the first fault.
-//!
+
 //! # Semantics
 //!
 //! - **Outcomes.** Every task pulled from the source ends exactly once, as
@@ -72,24 +91,39 @@
 //!   after cancellation.
 //! - **Fairness.** One poll of a batch polls a bounded number of children, then
 //!   yields to the executor, so a child that wakes itself forever starves
-//!   neither its siblings nor the executor.
+//!   neither its siblings nor the executor. A fresh batch of known size is
+//!   still polled in one go.
+//! - **Order of completions.** Tasks that finish in the same round (woken
+//!   before the same poll of the batch) are handed out in index order, so ties
+//!   in `when_any` and `when_each` go to the lowest index, every time.
 //! - **Finished is finished.** Polling a batch after it resolved panics with a
-//!   clear message; each batch also implements `FusedFuture`, so `select!` can
-//!   tell.
-//!
+//!   clear message; each batch also implements `FusedFuture` (`WhenEach`:
+//!   `FusedStream`), so `select!` can tell.
+
 //! # How it works, and what it costs
 //!
 //! Every combinator is a thin face over one engine. Each task gets its own
 //! waker, and all wakers of a batch share one allocation: a wake sets the
 //! task's bit in a small hierarchical bit set (one atomic `fetch_or`, usually)
 //! and wakes the batch only if the set was empty. The engine then polls **only
-//! the tasks that were woken**, in index order, each at most once per round.
+//! the tasks that were woken**, each at most once per round, and hands out a
+//! round's completions in index order.
 //! So a task is polled exactly once more than it was woken, a round costs time
 //! in proportion to the tasks woken (never to the size of the batch), and a
-//! batch over a source of known size makes a constant number of allocations,
+//! batch over a source of known size makes a constant number of allocations
+//! (three for `when_all` over a `Vec`: the wakers, the slots, the results),
 //! whatever its size; a limited batch holds `O(limit)` tasks however long its
-//! source. Tests assert those counts exactly; `benches/` compares the speed with
-//! `futures::future::join_all` and `futures_buffered::join_all` in one run.
+//! source. Tests assert those counts exactly; `benches/` compares the speed
+//! with `futures-util`, `futures-buffered` and `futures-concurrency` in one
+//! run.
+//!
+//! One deliberate trade-off: a slot's waker belongs to the slot, not to the
+//! task. A limited batch reuses the slot of a finished task, so if that task
+//! left a clone of its waker behind (in a timer it no longer waits for, say),
+//! waking the clone later polls the slot's new task once, spuriously — which
+//! the `Future` contract allows, and which never loses a wake. The
+//! alternative, a reference-counted allocation per task, is what makes
+//! `FuturesUnordered` allocate per task.
 //!
 //! # Features
 //!
