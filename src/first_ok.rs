@@ -169,3 +169,13 @@ where
         self.done
     }
 }
+
+impl<S, C> core::fmt::Debug for FirstOk<S, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("FirstOk").field(&self.engine).finish()
+    }
+}

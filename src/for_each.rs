@@ -197,3 +197,13 @@ where
         self.done
     }
 }
+
+impl<S, F, C> core::fmt::Debug for ForEach<S, F, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("ForEach").field(&self.engine).finish()
+    }
+}

@@ -246,3 +246,13 @@ where
         self.done
     }
 }
+
+impl<S, F, Fut, C> core::fmt::Debug for ForEachAsync<S, F, Fut, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("ForEachAsync").field(&self.engine).finish()
+    }
+}

@@ -107,3 +107,9 @@ impl<S: Source> FusedFuture for JoinAll<S> {
         self.done
     }
 }
+
+impl<S: Source> core::fmt::Debug for JoinAll<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("JoinAll").field(&self.engine).finish()
+    }
+}

@@ -180,3 +180,13 @@ where
         self.done
     }
 }
+
+impl<S, C> core::fmt::Debug for SettleAll<S, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("SettleAll").field(&self.engine).finish()
+    }
+}

@@ -237,3 +237,13 @@ where
         self.done
     }
 }
+
+impl<S, C> core::fmt::Debug for WhenAll<S, C>
+where
+    S: Source,
+    OutputOf<S>: TaskOutput,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("WhenAll").field(&self.engine).finish()
+    }
+}

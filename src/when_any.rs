@@ -141,3 +141,12 @@ where
         self.rest.is_none()
     }
 }
+
+impl<S: Source, C> core::fmt::Debug for WhenAny<S, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.rest {
+            Some(each) => f.debug_tuple("WhenAny").field(each).finish(),
+            None => f.write_str("WhenAny(finished)"),
+        }
+    }
+}

@@ -185,3 +185,9 @@ impl<S: Source, C: Signal> FusedStream for WhenEach<S, C> {
         self.done
     }
 }
+
+impl<S: Source, C> core::fmt::Debug for WhenEach<S, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("WhenEach").field(&self.engine).finish()
+    }
+}

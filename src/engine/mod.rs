@@ -258,6 +258,24 @@ impl<S: Source, C> Engine<S, C> {
     }
 }
 
+impl<S: Source, C> core::fmt::Debug for Engine<S, C> {
+    /// What a batch shows in `{:?}`: its progress, never its tasks (which need
+    /// not be `Debug`).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let core = &self.core;
+        let mut s = f.debug_struct("Batch");
+        s.field("pulled", &core.pulled)
+            .field("in_flight", &core.slots.running());
+        if core.limit != usize::MAX {
+            s.field("limit", &core.limit);
+        }
+        s.field("source_done", &core.source_done)
+            .field("canceled", &core.canceled)
+            .field("finished", &(core.phase == Phase::Done))
+            .finish()
+    }
+}
+
 impl<S: Source, C: Signal> Engine<S, C> {
     /// The next event of the batch: see the module docs for what one call does.
     /// `Ready(None)` once every pulled task has been reported and nothing more
