@@ -150,6 +150,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod cancel;
 mod engine;
 mod first_ok;
 mod for_each;

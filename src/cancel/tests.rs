@@ -1,0 +1,225 @@
+//! Unit tests of the cancellation tokens (rules K1–K5), sized to run under
+//! Miri as well; the loom models are in `loom.rs`.
+
+use super::{CancelSource, CancelToken};
+use crate::Outcome;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::pin;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
+
+extern crate std;
+use std::sync::Mutex;
+
+fn noop_cx() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+/// A waker that counts its wakes.
+struct Count(AtomicUsize);
+
+impl alloc::task::Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting() -> (Arc<Count>, Waker) {
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+#[test]
+fn k1_cancel_is_idempotent_and_seen_by_every_clone_and_waiter() {
+    let source = CancelSource::new();
+    let tokens: Vec<CancelToken> = (0..3).map(|_| source.token()).collect();
+    let (count, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    let mut waiting: Vec<_> = tokens.iter().map(|t| t.canceled()).collect();
+    for fut in &mut waiting {
+        assert!(pin!(fut).poll(&mut cx).is_pending());
+    }
+    source.cancel();
+    source.cancel();
+    assert_eq!(count.0.load(Ordering::SeqCst), 3, "every waiter woken once");
+    for fut in &mut waiting {
+        assert!(pin!(fut).poll(&mut cx).is_ready());
+    }
+    assert!(tokens.iter().all(CancelToken::is_canceled));
+    // A later future is ready at once.
+    assert!(pin!(tokens[0].canceled()).poll(&mut noop_cx()).is_ready());
+    assert_eq!(count.0.load(Ordering::SeqCst), 3, "nothing woken twice");
+}
+
+#[test]
+fn k2_children_follow_their_parent_never_the_other_way() {
+    let parent = CancelSource::new();
+    let child = parent.token().child();
+    let grandchild = child.child();
+    let sibling = CancelSource::linked([&parent.token()]);
+    sibling.cancel();
+    assert!(!parent.is_canceled() && !child.is_canceled());
+    parent.cancel();
+    assert!(child.is_canceled() && grandchild.is_canceled());
+    // A child of a canceled token is canceled from the start.
+    assert!(parent.token().child().is_canceled());
+}
+
+#[test]
+fn k2_dropped_children_are_unlinked() {
+    let parent = CancelSource::new();
+    let token = parent.token();
+    for _ in 0..if cfg!(miri) { 50 } else { 10_000 } {
+        let child = token.child();
+        let _wait = child.canceled();
+        drop(child);
+    }
+    assert_eq!(parent.node.registrations(), 0);
+    let kept = token.child();
+    assert_eq!(parent.node.registrations(), 1);
+    drop(kept);
+    assert_eq!(parent.node.registrations(), 0);
+}
+
+#[test]
+fn k3_a_linked_source_is_canceled_by_any_parent() {
+    let (a, b) = (CancelSource::new(), CancelSource::new());
+    let linked = CancelSource::linked([&a.token(), &b.token()]);
+    b.cancel();
+    assert!(linked.is_canceled());
+    assert!(!a.is_canceled());
+    let already = CancelSource::linked([&a.token(), &b.token()]);
+    assert!(already.is_canceled());
+}
+
+#[test]
+fn k4_callbacks_run_once_last_registered_first() {
+    let source = CancelSource::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut keep = Vec::new();
+    for i in 0..5 {
+        let log = log.clone();
+        keep.push(source.token().register(move || log.lock().unwrap().push(i)));
+    }
+    // Dropping a registration before cancel unregisters it.
+    drop(keep.remove(2));
+    source.cancel();
+    source.cancel();
+    assert_eq!(*log.lock().unwrap(), [4, 3, 1, 0]);
+    // On a canceled token a callback runs at once.
+    let log2 = log.clone();
+    let _late = source
+        .token()
+        .register(move || log2.lock().unwrap().push(9));
+    assert_eq!(*log.lock().unwrap(), [4, 3, 1, 0, 9]);
+}
+
+#[test]
+fn a_panicking_callback_does_not_strand_the_other_waiters() {
+    extern crate std;
+    let source = CancelSource::new();
+    let token = source.token();
+    let (count, waker) = counting();
+    let mut wait = token.canceled();
+    assert!(pin!(&mut wait)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    let _boom = token.register(|| panic!("callback panics"));
+    let result = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| source.cancel()));
+    assert!(result.is_err());
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the waiter was still woken"
+    );
+    assert!(source.is_canceled());
+}
+
+#[test]
+fn k5_tokens_are_send_sync_and_cheap() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CancelSource>();
+    send_sync::<CancelToken>();
+    send_sync::<super::Canceled>();
+    assert_eq!(
+        core::mem::size_of::<CancelToken>(),
+        core::mem::size_of::<usize>()
+    );
+}
+
+#[test]
+fn run_ends_canceled_when_the_token_fires_first() {
+    let source = CancelSource::new();
+    let mut job = pin!(source
+        .token()
+        .run(core::future::pending::<Result<u8, ()>>()));
+    assert!(job.as_mut().poll(&mut noop_cx()).is_pending());
+    source.cancel();
+    assert_eq!(
+        job.as_mut().poll(&mut noop_cx()),
+        Poll::Ready(Outcome::Canceled)
+    );
+    let done = pin!(CancelToken::never().run(async { Ok::<_, ()>(7) }));
+    assert_eq!(
+        done.poll(&mut noop_cx()),
+        Poll::Ready(Outcome::Completed(7))
+    );
+}
+
+#[test]
+fn cancel_when_cancels_on_the_deadline_or_gives_up_early() {
+    let source = CancelSource::new();
+    let mut deadline = pin!(source.cancel_when(core::future::ready(())));
+    assert!(deadline.as_mut().poll(&mut noop_cx()).is_ready());
+    assert!(source.is_canceled());
+
+    let other = CancelSource::new();
+    let mut never = pin!(other.cancel_when(core::future::pending::<()>()));
+    assert!(never.as_mut().poll(&mut noop_cx()).is_pending());
+    other.cancel();
+    assert!(never.as_mut().poll(&mut noop_cx()).is_ready());
+}
+
+#[test]
+fn drop_guard_cancels_unless_disarmed() {
+    let source = CancelSource::new();
+    let token = source.token();
+    let source = source.drop_guard().disarm();
+    assert!(!token.is_canceled());
+    drop(source.drop_guard());
+    assert!(token.is_canceled());
+}
+
+#[test]
+fn cancel_racing_waiters_on_threads_wakes_every_one() {
+    extern crate std;
+    let rounds = if cfg!(miri) { 3 } else { 200 };
+    for _ in 0..rounds {
+        let source = CancelSource::new();
+        let token = source.token();
+        let woken = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                let token = token.clone();
+                let woken = woken.clone();
+                scope.spawn(move || {
+                    let (count, waker) = counting();
+                    let mut cx = Context::from_waker(&waker);
+                    let mut wait = pin!(token.canceled());
+                    if wait.as_mut().poll(&mut cx).is_pending() {
+                        // Registered before or during cancel: must be woken.
+                        while count.0.load(Ordering::SeqCst) == 0 {
+                            std::thread::yield_now();
+                        }
+                        assert!(wait.as_mut().poll(&mut cx).is_ready());
+                    }
+                    woken.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            source.cancel();
+        });
+        assert_eq!(woken.load(Ordering::SeqCst), 3);
+    }
+}
