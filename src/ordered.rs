@@ -86,7 +86,7 @@ impl<T> Ordered<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(fanout_loom)))]
 mod tests {
     use super::Ordered;
 

@@ -665,7 +665,7 @@ impl<E: Error + 'static> Error for Failure<E> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(fanout_loom)))]
 mod tests {
     use super::*;
     use alloc::string::{String, ToString};

@@ -1,5 +1,6 @@
 //! [`settle_all`]: wait for every task and hand back every outcome.
 
+use crate::cancel::CancelSource;
 use crate::engine::{Engine, Event};
 use crate::ordered::Ordered;
 use crate::outcome::{Outcome, TaskOutput};
@@ -116,6 +117,40 @@ where
             outcomes: self.outcomes,
             fail_fast: self.fail_fast,
             done: self.done,
+        }
+    }
+
+    /// Stops gracefully, the `Parallel.ForEachAsync` way: when the batch is
+    /// canceled — by its signal or, with [`fail_fast`](Self::fail_fast), by the
+    /// first fault — it cancels `stop` and **waits** for the tasks in flight to
+    /// end on their own (Completed, Faulted or Canceled), instead of dropping
+    /// them. Nothing more is pulled from the source, and every fault is kept.
+    ///
+    /// Build each task with a token of `stop` (or a [`child`] of one) so it can
+    /// notice: [`CancelToken::run`] ends a task `Canceled` when its token fires.
+    ///
+    /// [`child`]: crate::cancel::CancelToken::child
+    /// [`CancelToken::run`]: crate::cancel::CancelToken::run
+    ///
+    /// ```
+    /// use fanout::cancel::CancelSource;
+    /// use fanout::{settle_all, Outcome};
+    /// use futures::future::{pending, ready, Either};
+    ///
+    /// let stop = CancelSource::new();
+    /// let token = stop.token();
+    /// let jobs = vec![
+    ///     Either::Left(token.run(pending::<Result<u8, &str>>())), // stops when told
+    ///     Either::Right(token.run(ready(Err("boom")))),
+    /// ];
+    /// let all = futures::executor::block_on(settle_all(jobs).fail_fast().graceful(stop));
+    /// // The first job was not dropped: it saw its token and ended Canceled.
+    /// assert_eq!(all, [Outcome::Canceled, Outcome::Faulted("boom")]);
+    /// ```
+    pub fn graceful(self, stop: CancelSource) -> Self {
+        Self {
+            engine: self.engine.with_graceful(stop),
+            ..self
         }
     }
 

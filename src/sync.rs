@@ -1,23 +1,23 @@
 //! The one door through which every atomic and interior-mutable cell enters the
 //! crate.
 //!
-//! Under `cfg(loom)` the same names come from `loom`, so the lock-free parts
+//! Under `cfg(fanout_loom)` the same names come from `loom`, so the lock-free parts
 //! (the ready set and the parent waker) are model-checked with the very code that
 //! ships. Nothing outside this module names `core::sync::atomic` or
 //! `core::cell::UnsafeCell` directly.
 
-#[cfg(not(loom))]
+#[cfg(not(fanout_loom))]
 pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 
-#[cfg(loom)]
+#[cfg(fanout_loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 
 /// An `UnsafeCell` with loom's closure-based API, so one body compiles both ways.
-#[cfg(not(loom))]
+#[cfg(not(fanout_loom))]
 #[derive(Debug)]
 pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(fanout_loom))]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self(core::cell::UnsafeCell::new(value))
@@ -31,14 +31,14 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(fanout_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
 /// Tells the processor (or loom's scheduler) that we are spinning.
 #[inline(always)]
 pub(crate) fn spin_loop() {
-    #[cfg(not(loom))]
+    #[cfg(not(fanout_loom))]
     core::hint::spin_loop();
-    #[cfg(loom)]
+    #[cfg(fanout_loom)]
     loom::thread::yield_now();
 }

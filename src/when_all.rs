@@ -1,6 +1,7 @@
 //! [`when_all`]: wait for every task; succeed with every value in input order,
 //! or fail with every fault.
 
+use crate::cancel::CancelSource;
 use crate::engine::{Engine, Event};
 use crate::ordered::Ordered;
 use crate::outcome::{Failure, TaskOutput};
@@ -149,6 +150,26 @@ where
             verdict: self.verdict,
             fail_fast: self.fail_fast,
             done: self.done,
+        }
+    }
+
+    /// Stops gracefully, the `Parallel.ForEachAsync` way: when the batch is
+    /// canceled — by its signal or, with [`fail_fast`](Self::fail_fast), by the
+    /// first fault — it cancels `stop` and **waits** for the tasks in flight to
+    /// end on their own (Completed, Faulted or Canceled), instead of dropping
+    /// them. Nothing more is pulled from the source, and every fault is kept.
+    ///
+    /// Build each task with a token of `stop` (or a [`child`] of one) so it can
+    /// notice: [`CancelToken::run`] ends a task `Canceled` when its token fires.
+    ///
+    /// [`child`]: crate::cancel::CancelToken::child
+    /// [`CancelToken::run`]: crate::cancel::CancelToken::run
+    ///
+    /// See [`SettleAll::graceful`](crate::SettleAll::graceful) for an example.
+    pub fn graceful(self, stop: CancelSource) -> Self {
+        Self {
+            engine: self.engine.with_graceful(stop),
+            ..self
         }
     }
 

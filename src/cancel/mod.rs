@@ -47,5 +47,8 @@ pub use callback::Registration;
 pub use run::{CancelWhen, Run};
 pub use token::{CancelSource, CancelToken, Canceled, DropGuard};
 
-#[cfg(test)]
+#[cfg(all(test, not(fanout_loom)))]
 mod tests;
+
+#[cfg(all(test, fanout_loom))]
+mod loom;

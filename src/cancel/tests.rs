@@ -14,7 +14,7 @@ extern crate std;
 use std::sync::Mutex;
 
 fn noop_cx() -> Context<'static> {
-    Context::from_waker(Waker::noop())
+    Context::from_waker(futures::task::noop_waker_ref())
 }
 
 /// A waker that counts its wakes.
@@ -222,4 +222,92 @@ fn cancel_racing_waiters_on_threads_wakes_every_one() {
         });
         assert_eq!(woken.load(Ordering::SeqCst), 3);
     }
+}
+
+/// A task that counts whether it was dropped before it finished.
+struct Watched<F> {
+    inner: F,
+    finished: bool,
+    dropped_early: Arc<AtomicUsize>,
+}
+
+impl<F: Future + Unpin> Future for Watched<F> {
+    type Output = F::Output;
+    fn poll(mut self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let out = core::pin::Pin::new(&mut self.inner).poll(cx);
+        if out.is_ready() {
+            self.finished = true;
+        }
+        out
+    }
+}
+
+impl<F> Drop for Watched<F> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.dropped_early.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn graceful_stop_waits_for_the_tasks_in_flight_and_pulls_nothing_more() {
+    extern crate std;
+    use alloc::boxed::Box;
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let outside = CancelSource::new();
+    let dropped_early = Arc::new(AtomicUsize::new(0));
+    let pulled = core::cell::Cell::new(0);
+    let tasks = (0..10).map(|_| {
+        pulled.set(pulled.get() + 1);
+        Watched {
+            inner: Box::pin(token.run(core::future::pending::<Result<u8, ()>>())),
+            finished: false,
+            dropped_early: dropped_early.clone(),
+        }
+    });
+    let mut batch = pin!(crate::settle_all(tasks)
+        .limit(3)
+        .cancel_on(outside.token().canceled())
+        .graceful(stop));
+    assert!(batch.as_mut().poll(&mut noop_cx()).is_pending());
+    assert_eq!(pulled.get(), 3);
+    outside.cancel();
+    let Poll::Ready(outcomes) = batch.as_mut().poll(&mut noop_cx()) else {
+        panic!("the tasks saw their token and ended");
+    };
+    // The three in flight ended on their own, as Canceled; none was dropped
+    // early; nothing more was pulled.
+    assert_eq!(
+        outcomes,
+        [Outcome::Canceled, Outcome::Canceled, Outcome::Canceled]
+    );
+    assert_eq!(dropped_early.load(Ordering::SeqCst), 0);
+    assert_eq!(pulled.get(), 3);
+}
+
+#[test]
+fn graceful_fail_fast_keeps_every_fault() {
+    use crate::Failure;
+    let stop = CancelSource::new();
+    let token = stop.token();
+    // Task 0 faults when told to stop (it does not end Canceled); task 1
+    // faults first, which stops the batch.
+    let slow = {
+        let token = token.clone();
+        alloc::boxed::Box::pin(async move {
+            token.canceled().await;
+            Err::<u8, &str>("cleanup failed")
+        })
+            as core::pin::Pin<alloc::boxed::Box<dyn Future<Output = Result<u8, &str>> + Send>>
+    };
+    let quick = alloc::boxed::Box::pin(async { Err::<u8, &str>("boom") })
+        as core::pin::Pin<alloc::boxed::Box<dyn Future<Output = Result<u8, &str>> + Send>>;
+    let result =
+        pin!(crate::when_all([slow, quick]).fail_fast().graceful(stop)).poll(&mut noop_cx());
+    let Poll::Ready(Err(Failure::Faulted(faults))) = result else {
+        panic!("both faults, at once: {result:?}")
+    };
+    assert_eq!(faults.into_vec(), [(0, "cleanup failed"), (1, "boom")]);
 }

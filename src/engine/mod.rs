@@ -53,6 +53,7 @@ mod parent_waker;
 mod ready;
 mod slots;
 
+use crate::cancel::CancelSource;
 use crate::signal::{EitherSignal, Signal};
 use crate::source::Source;
 use alloc::vec::Vec;
@@ -147,6 +148,11 @@ struct Core<F: Future> {
     /// returned `Pending` itself (the source will wake us).
     source_parked: bool,
     canceled: bool,
+    /// The batch was told to stop (signal, fail-fast or first success); the
+    /// signal is not polled again.
+    stopping: bool,
+    /// Stop gracefully: cancel this source and wait, instead of dropping.
+    graceful: Option<CancelSource>,
 }
 
 impl<S: Source, C> Engine<S, C> {
@@ -169,6 +175,8 @@ impl<S: Source, C> Engine<S, C> {
                 source_done: false,
                 source_parked: false,
                 canceled: false,
+                stopping: false,
+                graceful: None,
             },
         }
     }
@@ -176,6 +184,11 @@ impl<S: Source, C> Engine<S, C> {
     /// At most `limit` tasks in flight.
     pub(crate) fn set_limit(&mut self, limit: NonZeroUsize) {
         self.core.limit = limit.get();
+    }
+
+    /// Stop gracefully: see [`Core::cancel`].
+    pub(crate) fn set_graceful(&mut self, stop: CancelSource) {
+        self.core.graceful = Some(stop);
     }
 
     /// The same engine with another signal. Only before the first poll (the
@@ -302,7 +315,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                 }
                 Phase::Done => return Poll::Ready(None),
             }
-            if this.signal.as_mut().poll(cx).is_ready() {
+            if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
                 core.cancel();
                 continue;
             }
@@ -407,8 +420,21 @@ impl<F: Future> Core<F> {
     /// See [`Engine::cancel`]. The batch counts as canceled only if that cut it
     /// short — a task was dropped, or the source still had work: a signal that
     /// fires after every task completed changes nothing.
+    ///
+    /// With a graceful stop ([`Engine::set_graceful`]), nothing is dropped:
+    /// the stop source is canceled, nothing more is pulled, and the tasks in
+    /// flight run on to their own ends (typically `Canceled`, as they observe
+    /// their tokens), each reported as usual.
     fn cancel(&mut self) {
-        if self.phase == Phase::Running {
+        if self.phase != Phase::Running || self.stopping {
+            return;
+        }
+        self.stopping = true;
+        if let Some(stop) = &self.graceful {
+            self.canceled = !self.source_done;
+            self.source_done = true;
+            stop.cancel();
+        } else {
             let dropped = self.slots.drop_running();
             self.canceled = dropped > 0 || !self.source_done;
             self.source_done = true;
@@ -467,6 +493,12 @@ impl<S: Source, C> Engine<S, C> {
         self
     }
 
+    /// The builder step behind a face's `.graceful(stop)`.
+    pub(crate) fn with_graceful(mut self, stop: CancelSource) -> Self {
+        self.set_graceful(stop);
+        self
+    }
+
     /// The builder step behind every face's `.cancel_on(signal)`: the batch
     /// is canceled by its old signal or by `signal`, whichever fires first.
     pub(crate) fn with_signal<C2: IntoFuture>(
@@ -477,5 +509,8 @@ impl<S: Source, C> Engine<S, C> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(fanout_loom)))]
 mod tests;
+
+#[cfg(all(test, fanout_loom))]
+mod loom;

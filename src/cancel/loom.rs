@@ -1,0 +1,80 @@
+//! Loom models of the cancellation tokens: cancel racing a waiter's
+//! registration, a callback's registration, and a child's drop.
+
+use super::{CancelSource, CancelToken};
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Wake, Waker};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+
+extern crate std;
+use std::sync::Arc;
+
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A waiter registering while another thread cancels is never lost: either
+/// its first poll sees the cancellation, or its waker is woken.
+#[test]
+fn cancel_racing_a_waiter() {
+    loom::model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let t = thread::spawn(move || {
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            let mut wait = pin!(token.canceled());
+            let ready = wait
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready();
+            (ready, count)
+        });
+        source.cancel();
+        let (ready, count) = t.join().unwrap();
+        assert!(ready || count.0.load(Ordering::SeqCst) == 1);
+    });
+}
+
+/// A callback registered while another thread cancels runs exactly once.
+#[test]
+fn cancel_racing_a_callback() {
+    loom::model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let ran2 = ran.clone();
+        let t = thread::spawn(move || {
+            token
+                .register(move || {
+                    ran2.fetch_add(1, Ordering::SeqCst);
+                })
+                .forget();
+        });
+        source.cancel();
+        t.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A child dropped while its parent cancels: no crash, no leak of the link,
+/// and a child that survives is canceled.
+#[test]
+fn a_child_dropped_while_the_parent_cancels() {
+    loom::model(|| {
+        let source = CancelSource::new();
+        let token: CancelToken = source.token();
+        let doomed = token.child();
+        let kept = token.child();
+        let t = thread::spawn(move || drop(doomed));
+        source.cancel();
+        t.join().unwrap();
+        assert!(kept.is_canceled());
+    });
+}
