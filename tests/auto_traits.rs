@@ -53,7 +53,10 @@ fn batches_are_debug_without_debug_tasks() {
     );
     let mut batch = Box::pin(fanout::join_all(tasks()));
     let waker = futures::task::noop_waker();
-    assert!(batch.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
+    assert!(batch
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready());
     assert!(format!("{batch:?}").contains("pulled: 2"));
     assert!(format!("{batch:?}").contains("finished: true"));
     let _ = format!("{:?}", fanout::when_any(tasks()));
