@@ -2,9 +2,9 @@
 //! registration, a callback's registration, and a child's drop.
 
 use super::{CancelSource, CancelToken};
+use alloc::task::Wake;
 use core::future::Future;
 use core::pin::pin;
-use alloc::task::Wake;
 use core::task::{Context, Waker};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
