@@ -145,9 +145,9 @@ where
     /// [`CancelToken::run`]: crate::cancel::CancelToken::run
     ///
     /// See [`SettleAll::graceful`](crate::SettleAll::graceful) for an example.
-    pub fn graceful(self, stop: CancelSource) -> Self {
+    pub fn graceful(self, stop: &CancelSource) -> Self {
         Self {
-            engine: self.engine.with_graceful(stop),
+            engine: self.engine.with_graceful(stop.clone_handle()),
             ..self
         }
     }

@@ -143,13 +143,13 @@ where
     ///     Either::Left(token.run(pending::<Result<u8, &str>>())), // stops when told
     ///     Either::Right(token.run(ready(Err("boom")))),
     /// ];
-    /// let all = futures::executor::block_on(settle_all(jobs).fail_fast().graceful(stop));
+    /// let all = futures::executor::block_on(settle_all(jobs).fail_fast().graceful(&stop));
     /// // The first job was not dropped: it saw its token and ended Canceled.
     /// assert_eq!(all, [Outcome::Canceled, Outcome::Faulted("boom")]);
     /// ```
-    pub fn graceful(self, stop: CancelSource) -> Self {
+    pub fn graceful(self, stop: &CancelSource) -> Self {
         Self {
-            engine: self.engine.with_graceful(stop),
+            engine: self.engine.with_graceful(stop.clone_handle()),
             ..self
         }
     }

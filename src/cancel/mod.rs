@@ -28,7 +28,73 @@
 //! assert_eq!(futures::executor::block_on(batch), Err(Failure::Canceled));
 //! ```
 //!
+//! # Recipes
+//!
+//! A batch canceled by a timer of your runtime (here a stand-in future; with
+//! smol it is `smol::Timer::after(d)`, with async-std `task::sleep(d)`):
+//!
+//! ```
+//! use fanout::{when_all, Failure};
+//!
+//! let timer = async {}; // fires at once, for the example
+//! let slow = (0..3).map(|_| futures::future::pending::<Result<(), ()>>());
+//! let result = futures::executor::block_on(when_all(slow).cancel_on(timer));
+//! assert_eq!(result, Err(Failure::Canceled));
+//! ```
+//!
+//! The same deadline on a token, so that everything holding the token sees
+//! it, not just one batch:
+//!
+//! ```
+//! use fanout::cancel::CancelSource;
+//!
+//! let source = CancelSource::new();
+//! let token = source.token();
+//! let deadline = source.cancel_when(async { /* your runtime's timer */ });
+//! futures::executor::block_on(async {
+//!     let work = token.run(futures::future::pending::<Result<(), ()>>());
+//!     let (outcome, ()) = futures::join!(work, deadline);
+//!     assert!(outcome.is_canceled());
+//! });
+//! ```
+//!
+//! A batch canceled by its first fault, each task stopping cooperatively
+//! (`.graceful` waits for them instead of dropping them):
+//!
+//! ```
+//! use fanout::cancel::{CancelSource, CancelToken};
+//! use fanout::{when_all, Failure};
+//!
+//! async fn job(i: u32, token: CancelToken) -> Result<u32, String> {
+//!     if i == 2 {
+//!         return Err("job 2 failed".into());
+//!     }
+//!     // A long job checks its token between steps.
+//!     for _step in 0..1_000 {
+//!         if token.is_canceled() {
+//!             return Err(format!("job {i} stopped early"));
+//!         }
+//!         futures::pending!(); // stand-in for real awaiting work
+//!     }
+//!     Ok(i)
+//! }
+//!
+//! let stop = CancelSource::new();
+//! let jobs = (0..4).map(|i| job(i, stop.token()));
+//! let batch = when_all(jobs).limit(3).fail_fast().graceful(&stop);
+//! # let batch = async move { // pending!() does not wake: drive it by hand
+//! #     let mut batch = std::pin::pin!(batch);
+//! #     loop {
+//! #         if let std::task::Poll::Ready(r) = futures::poll!(batch.as_mut()) { break r; }
+//! #     }
+//! # };
+//! let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch) else { panic!() };
+//! // Every fault is kept, the cooperative stops included; job 3 never started.
+//! assert_eq!(faults.indices().collect::<Vec<_>>(), [0, 1, 2]);
+//! ```
+//!
 //! # Why not a mutex
+
 //!
 //! Without `std` there is no mutex to sleep on. Registrations (a waiting
 //! future, a callback, a child) go into a small slab behind a lock bit that is

@@ -270,7 +270,7 @@ fn graceful_stop_waits_for_the_tasks_in_flight_and_pulls_nothing_more() {
     let mut batch = pin!(crate::settle_all(tasks)
         .limit(3)
         .cancel_on(outside.token().canceled())
-        .graceful(stop));
+        .graceful(&stop));
     assert!(batch.as_mut().poll(&mut noop_cx()).is_pending());
     assert_eq!(pulled.get(), 3);
     outside.cancel();
@@ -305,7 +305,7 @@ fn graceful_fail_fast_keeps_every_fault() {
     let quick = alloc::boxed::Box::pin(async { Err::<u8, &str>("boom") })
         as core::pin::Pin<alloc::boxed::Box<dyn Future<Output = Result<u8, &str>> + Send>>;
     let result =
-        pin!(crate::when_all([slow, quick]).fail_fast().graceful(stop)).poll(&mut noop_cx());
+        pin!(crate::when_all([slow, quick]).fail_fast().graceful(&stop)).poll(&mut noop_cx());
     let Poll::Ready(Err(Failure::Faulted(faults))) = result else {
         panic!("both faults, at once: {result:?}")
     };
