@@ -239,6 +239,11 @@ where
                 }
             }
 
+            if this.engine.yielded() {
+                // The engine spent its budget and woke us: give the executor
+                // its thread back; the backlog waits for the next poll.
+                return Poll::Pending;
+            }
             if queued && this.running.is_none() {
                 // New values and an idle processor: go round again.
                 continue;

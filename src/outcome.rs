@@ -261,7 +261,9 @@ impl<E> Faults<E> {
     /// pushes at the end when it can and otherwise inserts at the sorted
     /// position found by binary search (after any entries with the same
     /// index). Recording two faults for one task is a logic bug of the caller,
-    /// caught in debug builds.
+    /// caught in debug builds. (Batches collect their faults and sort them
+    /// once instead; this is for building a `Faults` by hand in tests.)
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, index: usize, error: E) {
         match self.entries.last() {
             Some(&(last, _)) if index <= last => {

@@ -136,6 +136,7 @@ where
 /// let squares = futures::executor::block_on(fanout::when_all(fanout::from_stream(tasks)));
 /// assert_eq!(squares, Ok(vec![1, 4, 9]));
 /// ```
+#[must_use = "a source does nothing until a batch pulls from it"]
 pub fn from_stream<S>(stream: S) -> FromStream<S>
 where
     S: Stream,

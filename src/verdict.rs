@@ -1,12 +1,16 @@
 //! The verdict of a batch so far: every fault, and whether anything was
 //! canceled — what `when_all`, `for_each` and `first_ok` all judge by.
 
-use crate::outcome::{Failure, Faults, Outcome};
+use crate::outcome::{Failure, Outcome};
+use alloc::vec::Vec;
 
 /// Faults and cancellations recorded so far; [`Verdict::finish`] applies the
 /// precedence rule (any fault, else any cancellation, else success).
 pub(crate) struct Verdict<E> {
-    faults: Faults<E>,
+    /// Every fault so far, in the order they happened; sorted by index once,
+    /// at the end (inserting in index order as they come would be quadratic
+    /// when they come in reverse).
+    faults: Vec<(usize, E)>,
     canceled: bool,
 }
 
@@ -23,7 +27,7 @@ pub(crate) enum Recorded<T> {
 impl<E> Verdict<E> {
     pub(crate) const fn new() -> Self {
         Self {
-            faults: Faults::new(),
+            faults: Vec::new(),
             canceled: false,
         }
     }
@@ -34,7 +38,7 @@ impl<E> Verdict<E> {
         match outcome {
             Outcome::Completed(value) => Recorded::Value(value),
             Outcome::Faulted(error) => {
-                self.faults.insert(index, error);
+                self.faults.push((index, error));
                 Recorded::Fault
             }
             Outcome::Canceled => {
@@ -60,7 +64,7 @@ impl<E> Verdict<E> {
     /// anything (or the batch itself: `batch_canceled`) was canceled. Leaves
     /// the verdict empty.
     pub(crate) fn finish(&mut self, batch_canceled: bool) -> Option<Failure<E>> {
-        let faults = core::mem::replace(&mut self.faults, Faults::new());
+        let faults = core::mem::take(&mut self.faults).into_iter().collect();
         Failure::from_parts(faults, self.canceled || batch_canceled)
     }
 }

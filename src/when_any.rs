@@ -17,9 +17,8 @@ type OutputOf<S> = <<S as Source>::Task as Future>::Output;
 /// without the reordering.
 ///
 /// - The winner is the first task to end, faulted or not (a fault is a value
-///   here). Tasks that finish during the same poll break the tie by the lowest
-///   index (by slot once a [`limit`](WhenAny::limit) has made tasks reuse
-///   places).
+///   here). Tasks woken before the same poll break the tie by the lowest
+///   index, every time.
 /// - Nothing is dropped: the rest is a [`WhenEach`] over the tasks in flight
 ///   and the part of the source not yet pulled. Stream it, `.when_any()` it
 ///   again, or drop it to cancel the rest. Indices stay the original ones.

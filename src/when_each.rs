@@ -16,9 +16,8 @@ type OutputOf<S> = <<S as Source>::Task as Future>::Output;
 /// task finishes**, with the task's index: .NET 9's `Task.WhenEach`, the guide's
 /// *Interleaved* combinator, `FuturesUnordered` with indices.
 ///
-/// Items come out in completion order; tasks that finish during the same poll
-/// of the stream come out in index order (in slot order once a
-/// [`limit`](WhenEach::limit) has made tasks reuse places). A fault is just an
+/// Items come out in completion order; tasks woken before the same poll of
+/// the stream (one round of the engine) come out in index order. A fault is just an
 /// item, not the end of the stream. The stream ends when the source is
 /// exhausted and every task has finished; on empty input it ends at once.
 ///
@@ -73,8 +72,12 @@ pin_project! {
 
 impl<S: Source, C> WhenEach<S, C> {
     /// At most `n` tasks in flight at once; the source is pulled only as tasks
-    /// finish, and a freed place is refilled within the same poll. `limit(1)`
-    /// runs the tasks one after another.
+    /// finish. An item is handed out as soon as its task finishes, and its
+    /// place is refilled first thing at the next poll of the stream: while you
+    /// hold an item, `n - 1` tasks are in flight (none of them is polled until
+    /// you ask for the next item anyway), and whenever the stream is pending,
+    /// exactly `n` are, while work remains. `limit(1)` runs the tasks one
+    /// after another.
     ///
     /// ```
     /// use futures::StreamExt;
@@ -95,7 +98,7 @@ impl<S: Source, C> WhenEach<S, C> {
     }
 
     /// Ends the stream when `signal` completes: every task in flight is
-    /// dropped, nothing more is pulled, and [`canceled`](WhenEach::canceled)
+    /// dropped, nothing more is pulled, and [`canceled_count`](WhenEach::canceled_count)
     /// says how many tasks were dropped. Any future is a signal.
     ///
     /// ```
@@ -122,9 +125,9 @@ impl<S: Source, C> WhenEach<S, C> {
         self.engine.was_canceled()
     }
 
-    /// How many tasks the signal dropped before they finished (each reported
-    /// here rather than as an item, since it has no output).
-    pub fn canceled(&self) -> usize {
+    /// How many tasks the signal dropped before they finished (each counted
+    /// here rather than handed out as an item, since it has no output).
+    pub fn canceled_count(&self) -> usize {
         self.canceled
     }
 

@@ -59,50 +59,46 @@
 //! ```
 //!
 //! A batch canceled by its first fault, each task stopping cooperatively
-//! (`.graceful` waits for them instead of dropping them):
+//! (`.graceful` waits for them instead of dropping them). A task must
+//! *await* its token — through [`CancelToken::run`], or by racing
+//! [`CancelToken::canceled`] against its work — because the batch polls only
+//! tasks that were woken: one that merely checks `is_canceled()` between
+//! steps is never polled again to see it.
 //!
 //! ```
 //! use fanout::cancel::{CancelSource, CancelToken};
-//! use fanout::{when_all, Failure};
+//! use fanout::{settle_all, Outcome};
 //!
-//! async fn job(i: u32, token: CancelToken) -> Result<u32, String> {
+//! async fn job(i: u32) -> Result<u32, String> {
 //!     if i == 2 {
 //!         return Err("job 2 failed".into());
 //!     }
-//!     // A long job checks its token between steps.
-//!     for _step in 0..1_000 {
-//!         if token.is_canceled() {
-//!             return Err(format!("job {i} stopped early"));
-//!         }
-//!         futures::pending!(); // stand-in for real awaiting work
-//!     }
+//!     futures::future::pending::<()>().await; // long work
 //!     Ok(i)
 //! }
 //!
 //! let stop = CancelSource::new();
-//! let jobs = (0..4).map(|i| job(i, stop.token()));
-//! let batch = when_all(jobs).limit(3).fail_fast().graceful(&stop);
-//! # let batch = async move { // pending!() does not wake: drive it by hand
-//! #     let mut batch = std::pin::pin!(batch);
-//! #     loop {
-//! #         if let std::task::Poll::Ready(r) = futures::poll!(batch.as_mut()) { break r; }
-//! #     }
-//! # };
-//! let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch) else { panic!() };
-//! // Every fault is kept, the cooperative stops included; job 3 never started.
-//! assert_eq!(faults.indices().collect::<Vec<_>>(), [0, 1, 2]);
+//! let jobs = (0..4).map(|i| stop.token().run(job(i)));
+//! let batch = settle_all(jobs).limit(3).fail_fast().graceful(&stop);
+//! let outcomes = futures::executor::block_on(batch);
+//! // Jobs 0 and 1 saw the token and stopped; job 3 was never started.
+//! assert_eq!(
+//!     outcomes,
+//!     [Outcome::Canceled, Outcome::Canceled, Outcome::Faulted("job 2 failed".to_string())]
+//! );
 //! ```
 //!
 //! # Why not a mutex
-
 //!
 //! Without `std` there is no mutex to sleep on. Registrations (a waiting
 //! future, a callback, a child) go into a small slab behind a lock bit that is
 //! held for a slab insert or remove and never while user code runs.
 //! [`CancelSource::cancel`] never waits for that lock: it raises the canceled
 //! bit and the lock bit together, and whoever holds the lock delivers the
-//! cancellation when it lets go. So canceling is wait-free, safe from an
-//! interrupt handler, and no waker or callback ever runs under a lock.
+//! cancellation when it lets go. So canceling cannot deadlock against a
+//! registration it interrupted, and no waker or callback ever runs under a
+//! lock. (It does run the wakers and callbacks, and allocate, on the thread
+//! that delivers.)
 
 mod callback;
 mod node;

@@ -14,9 +14,8 @@
 //! operation. `cancel` itself never spins and never blocks: it sets the
 //! canceled bit and the lock bit in one `fetch_or`; if someone else held the
 //! lock, that holder sees the canceled bit when it lets go and delivers the
-//! cancellation itself. So `cancel` is safe to call from an interrupt handler
-//! that interrupted a registration on the same token — the case that
-//! deadlocks a plain spin lock.
+//! cancellation itself. So `cancel` cannot deadlock against a registration it
+//! interrupted on the same thread — the case that deadlocks a plain spin lock.
 //!
 //! # Invariants
 //!
@@ -140,12 +139,23 @@ impl Node {
     /// whichever thread lets go of the lock first, never under the lock.
     /// Idempotent, never blocks, never spins.
     pub(crate) fn cancel(&self) {
-        let prev = self.state.fetch_or(CANCELED | LOCKED, Ordering::AcqRel);
-        if prev & LOCKED == 0 {
-            // We took the lock (and the holder, if any, was not there).
-            self.unlock();
+        if let Some(taken) = self.cancel_take() {
+            deliver(taken);
         }
-        // Otherwise the holder delivers when it lets go (invariant 3).
+    }
+
+    /// Raises the canceled bit; if that also took the lock, takes the entries
+    /// out for delivery and lets go. Otherwise the holder delivers when it
+    /// lets go (invariant 3), and this returns `None`.
+    fn cancel_take(&self) -> Option<Vec<Entry>> {
+        let prev = self.state.fetch_or(CANCELED | LOCKED, Ordering::AcqRel);
+        if prev & LOCKED != 0 {
+            return None;
+        }
+        // SAFETY: we hold the lock (invariant 1).
+        let taken = unsafe { self.list.with_mut(|list| take_all(&mut *list)) };
+        self.state.fetch_and(!LOCKED, Ordering::Release);
+        Some(taken)
     }
 
     /// Takes the lock, spinning while another registration holds it.
@@ -295,8 +305,15 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        for (parent, key) in self.parents.drain(..) {
+        // A worklist, not recursion: when this was the last handle on a parent,
+        // the parent is unlinked here too, so dropping the end of a long chain
+        // of child tokens does not overflow the stack.
+        let mut links = core::mem::take(&mut self.parents);
+        while let Some((parent, key)) = links.pop() {
             parent.remove(key);
+            if let Ok(mut parent) = Arc::try_unwrap(parent) {
+                links.append(&mut parent.parents);
+            }
         }
     }
 }
@@ -316,34 +333,43 @@ fn take_all(list: &mut List) -> Vec<Entry> {
     taken
 }
 
-/// Delivers taken entries, outside the lock (invariant 4). If a callback
-/// panics, the entries after it are still delivered while the panic unwinds,
-/// so no waiter is left asleep (a second panicking callback then aborts, as
-/// any panic during unwinding does).
+/// Delivers taken entries, outside the lock (invariant 4), newest first.
+/// Children's entries are delivered from a worklist, not by recursion, so a
+/// long chain of child tokens does not overflow the stack. If a callback
+/// panics, the rest of its node's entries are still delivered while the panic
+/// unwinds, so no waiter there is left asleep (a second panicking callback
+/// then aborts, as any panic during unwinding does).
 fn deliver(taken: Vec<Entry>) {
     struct Rest(alloc::vec::IntoIter<Entry>);
 
     impl Drop for Rest {
         fn drop(&mut self) {
             for entry in &mut self.0 {
-                deliver_one(entry);
+                match entry.what {
+                    What::Waker(waker) => waker.wake(),
+                    What::Callback(callback) => callback(),
+                    What::Child(child) => {
+                        if let Some(child) = child.upgrade() {
+                            child.cancel();
+                        }
+                    }
+                }
             }
         }
     }
 
-    let mut rest = Rest(taken.into_iter());
-    for entry in rest.0.by_ref() {
-        deliver_one(entry);
-    }
-}
-
-fn deliver_one(entry: Entry) {
-    match entry.what {
-        What::Waker(waker) => waker.wake(),
-        What::Callback(callback) => callback(),
-        What::Child(child) => {
-            if let Some(child) = child.upgrade() {
-                child.cancel();
+    let mut work = alloc::vec![taken];
+    while let Some(batch) = work.pop() {
+        let mut rest = Rest(batch.into_iter());
+        for entry in rest.0.by_ref() {
+            match entry.what {
+                What::Waker(waker) => waker.wake(),
+                What::Callback(callback) => callback(),
+                What::Child(child) => {
+                    if let Some(taken) = child.upgrade().and_then(|child| child.cancel_take()) {
+                        work.push(taken);
+                    }
+                }
             }
         }
     }

@@ -311,3 +311,27 @@ fn graceful_fail_fast_keeps_every_fault() {
     };
     assert_eq!(faults.into_vec(), [(0, "cleanup failed"), (1, "boom")]);
 }
+
+#[test]
+fn long_chains_of_children_neither_cancel_nor_drop_recursively() {
+    let depth = if cfg!(miri) { 200 } else { 200_000 };
+    let source = CancelSource::new();
+    let mut token = source.token();
+    let mut chain = Vec::new();
+    for _ in 0..depth {
+        let child = token.child();
+        chain.push(token);
+        token = child;
+    }
+    source.cancel();
+    assert!(token.is_canceled());
+    drop(chain);
+    drop(token); // the last handle: unlinks the whole chain, iteratively
+
+    let source = CancelSource::new();
+    let mut token = source.token();
+    for _ in 0..depth {
+        token = token.child(); // each parent is kept alive only by its child
+    }
+    drop(token);
+}

@@ -59,6 +59,7 @@ impl CancelSource {
     /// assert!(either.is_canceled());
     /// assert!(!shutdown.is_canceled());
     /// ```
+    #[must_use]
     pub fn linked<'a>(tokens: impl IntoIterator<Item = &'a CancelToken>) -> Self {
         Self {
             node: Node::with_parents(tokens.into_iter().map(|token| &token.node)),
@@ -66,6 +67,7 @@ impl CancelSource {
     }
 
     /// A token of this source.
+    #[must_use]
     pub fn token(&self) -> CancelToken {
         CancelToken {
             node: Arc::clone(&self.node),
@@ -74,10 +76,10 @@ impl CancelSource {
 
     /// Cancels the source: every token sees it, every waiting `canceled()`
     /// future is woken, every callback runs once (last registered first), and
-    /// every child token is canceled. Idempotent. Never blocks and never
-    /// spins, so it may be called from an interrupt handler; wakers and
-    /// callbacks run on the calling thread, after the source's internal lock
-    /// is released.
+    /// every child token is canceled. Idempotent. Never waits for the
+    /// source's internal lock (a registration holding it delivers instead);
+    /// wakers and callbacks run on the delivering thread, never under the
+    /// lock.
     pub fn cancel(&self) {
         self.node.cancel();
     }
@@ -133,6 +135,7 @@ impl fmt::Debug for CancelSource {
 impl CancelToken {
     /// A token that is never canceled (.NET's `CancellationToken.None`): its
     /// own source is dropped at once.
+    #[must_use]
     pub fn never() -> Self {
         CancelSource::new().token()
     }
@@ -172,6 +175,7 @@ impl CancelToken {
     /// parent.cancel();
     /// assert!(child.is_canceled());
     /// ```
+    #[must_use]
     pub fn child(&self) -> CancelToken {
         CancelSource::linked([self]).token()
     }

@@ -2,7 +2,7 @@
 //! wakes from other threads against the engine's register-then-take rounds.
 //! Run by `ci/test` as `RUSTFLAGS="--cfg fanout_loom" cargo test --lib --release`.
 
-use super::ready::{Cursor, ReadySet};
+use super::ready::{ReadySet, BITS};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -21,10 +21,13 @@ impl Wake for Parent {
 }
 
 fn drain(set: &ReadySet, seen: &mut Vec<usize>) {
-    let mut cursor = Cursor::new();
-    set.start_round(&mut cursor);
-    while let Some(slot) = set.next(&mut cursor) {
-        seen.push(slot);
+    let mut taken = Vec::new();
+    set.take_round(0, &mut taken);
+    for (_, word, mut bits) in taken {
+        while bits != 0 {
+            seen.push(word * BITS + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
     }
 }
 

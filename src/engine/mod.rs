@@ -15,8 +15,10 @@
 //! 1. If the batch was canceled, report the dropped tasks one by one, then end.
 //! 2. Poll the signal; when it has fired, drop every task in flight at once
 //!    (recorded `Canceled`), and never pull from the source again.
-//! 3. *Fill*: while a task may be added (fewer than `limit` in flight), pull
-//!    one and poll it at once; one that finishes at once is an event.
+//! 3. *Fill*: fill the places free when the fill starts (fewer than `limit`
+//!    in flight): pull a task and poll it at once; one that finishes at once
+//!    is an event, and its place waits for the next fill, so a woken task is
+//!    never kept waiting behind a stream of instantly ready ones.
 //! 4. *Round*: walk the ready set — poll only the tasks whose wakers fired
 //!    since the last round, each at most once per round (a task that wakes
 //!    itself waits for the next round). A finished task frees its slot and
@@ -143,6 +145,8 @@ struct Core<F: Future> {
     round_found: bool,
     /// Whether the current fill pulled a task.
     filled: bool,
+    /// How many more tasks the current fill may pull (set when it starts).
+    quota: Option<usize>,
     source_done: bool,
     /// The source returned `Pending`: not pulled again until the engine has
     /// returned `Pending` itself (the source will wake us).
@@ -153,6 +157,8 @@ struct Core<F: Future> {
     stopping: bool,
     /// Stop gracefully: cancel this source and wait, instead of dropping.
     graceful: Option<CancelSource>,
+    /// The last `Pending` was a budget yield.
+    yielded: bool,
 }
 
 impl<S: Source, C> Engine<S, C> {
@@ -172,11 +178,13 @@ impl<S: Source, C> Engine<S, C> {
                 polls: 0,
                 round_found: false,
                 filled: false,
+                quota: None,
                 source_done: false,
                 source_parked: false,
                 canceled: false,
                 stopping: false,
                 graceful: None,
+                yielded: false,
             },
         }
     }
@@ -240,7 +248,18 @@ impl<S: Source, C> Engine<S, C> {
     /// so the engine registers it again before it next looks at a ready set.
     #[inline]
     pub(crate) fn start_turn(self: Pin<&mut Self>) {
-        self.project().core.rounds.start_turn();
+        let core = self.project().core;
+        core.rounds.start_turn();
+        // A parked source may have woken us: this is the poll it asked for.
+        core.source_parked = false;
+        core.yielded = false;
+    }
+
+    /// Whether the last `Pending` was a budget yield (the engine woke itself)
+    /// rather than a wait for a wake: a face that loops on the engine must
+    /// return then, not poll the engine again.
+    pub(crate) fn yielded(&self) -> bool {
+        self.core.yielded
     }
 
     /// Whether the batch was canceled (by its signal or by [`Engine::cancel`]).
@@ -322,38 +341,50 @@ impl<S: Source, C: Signal> Engine<S, C> {
             break;
         }
         loop {
-            if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
-                // Yield: the executor gets its thread back, and we are polled
-                // again soon because we woke ourselves. First top up to the
-                // limit, queueing the new tasks instead of polling them, so
-                // that the limit is reached whenever the batch returns. (A batch
-                // without a limit has no such promise, and an endless source
-                // must not be pulled dry here.)
-                while core.limit != usize::MAX
-                    && core.slots.running() + core.held < core.limit
-                    && !core.source_done
-                    && !core.source_parked
-                {
-                    match this.source.as_mut().poll_next_task(cx) {
-                        Poll::Ready(Some(task)) => {
-                            let id = core.admit(task, this.source.size_hint());
-                            core.slots.queue(id);
-                        }
-                        Poll::Ready(None) => core.source_done = true,
-                        Poll::Pending => core.source_parked = true,
-                    }
-                }
-                core.polls = 0;
-                core.source_parked = false;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
             match core.step {
                 Step::Fill => {
-                    let room = core.slots.running() + core.held < core.limit;
+                    // The budget is checked here only, between rounds: never
+                    // while a round's completions are parked, so a yield's
+                    // top-up cannot pull past a fault that was already seen.
+                    if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
+                        // Yield: the executor gets its thread back, and we are polled
+                        // again soon because we woke ourselves. First top up to the
+                        // limit, queueing the new tasks instead of polling them, so
+                        // that the limit is reached whenever the batch returns. (A batch
+                        // without a limit has no such promise, and an endless source
+                        // must not be pulled dry here.)
+                        while core.limit != usize::MAX
+                            && core.slots.running() + core.held < core.limit
+                            && !core.source_done
+                            && !core.source_parked
+                        {
+                            match this.source.as_mut().poll_next_task(cx) {
+                                Poll::Ready(Some(task)) => {
+                                    let id = core.admit(task, this.source.size_hint());
+                                    core.slots.queue(id);
+                                }
+                                Poll::Ready(None) => core.source_done = true,
+                                Poll::Pending => core.source_parked = true,
+                            }
+                        }
+                        core.polls = 0;
+                        core.source_parked = false;
+                        core.yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    // A fill fills the places free when it starts: a task that
+                    // finishes on its first poll frees a place for the *next*
+                    // fill, after the round, so a woken task never waits
+                    // behind a stream of instantly ready ones.
+                    let quota = *core
+                        .quota
+                        .get_or_insert(core.limit.saturating_sub(core.slots.running() + core.held));
+                    let room = quota > 0 && core.slots.running() + core.held < core.limit;
                     if room && !core.source_done && !core.source_parked {
                         match this.source.as_mut().poll_next_task(cx) {
                             Poll::Ready(Some(task)) => {
+                                core.quota = Some(quota - 1);
                                 let id = core.admit(task, this.source.size_hint());
                                 core.filled = true;
                                 core.polls += 1;
@@ -369,6 +400,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                     // Nothing more to pull now.
                     let idle = !core.filled && !core.round_found && core.rounds.walked();
                     core.filled = false;
+                    core.quota = None;
                     if idle {
                         if core.source_done && core.slots.running() == 0 {
                             core.phase = Phase::Done;

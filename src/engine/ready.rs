@@ -48,6 +48,7 @@
 use super::parent_waker::ParentWaker;
 use crate::sync::{AtomicUsize, Ordering};
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
+use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -56,7 +57,7 @@ use core::ptr::{self, NonNull};
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Bits in one word of the set.
-const BITS: usize = usize::BITS as usize;
+pub(crate) const BITS: usize = usize::BITS as usize;
 /// Enough levels for `u32::MAX` slots even with 16-bit words.
 const MAX_LEVELS: usize = 8;
 /// Above this many references a clone panics instead of risking an overflow.
@@ -93,30 +94,6 @@ pub(crate) struct ReadySet {
 unsafe impl Send for ReadySet {}
 // SAFETY: as above; `&ReadySet` only reads immutable fields or uses atomics.
 unsafe impl Sync for ReadySet {}
-
-/// Where the engine is in its walk over the set's bits during one round.
-///
-/// The walk is resumable: the engine may hand a completion to its face in the
-/// middle of a round and carry on from the same place at the next call.
-pub(crate) struct Cursor {
-    /// Bits of the word at each level that this round still has to visit.
-    remaining: [usize; MAX_LEVELS],
-    /// Which word of each level `remaining` was taken from.
-    word: [usize; MAX_LEVELS],
-    /// The level being walked, or `None` when the round is over.
-    level: Option<usize>,
-}
-
-impl Cursor {
-    /// A cursor with no round in progress.
-    pub(crate) const fn new() -> Self {
-        Self {
-            remaining: [0; MAX_LEVELS],
-            word: [0; MAX_LEVELS],
-            level: None,
-        }
-    }
-}
 
 impl ReadySet {
     /// A set for slots `0..capacity`, all clear.
@@ -214,37 +191,37 @@ impl ReadySet {
         self.header().parent.register(waker);
     }
 
-    /// Takes the whole set for a new round: every slot woken before this call is
-    /// visited by the cursor; wakes after it go to the next round, except those
-    /// that land in a word this round has not taken yet.
-    #[inline]
-    pub(crate) fn start_round(&self, cursor: &mut Cursor) {
+    /// Takes the whole set for a new round, top down: every word whose bit it
+    /// took is taken in turn, and each non-empty leaf word is pushed onto
+    /// `out` as `(tag, leaf word index, bits)`, in slot order. A wake after
+    /// its word was taken goes to the next round — whether or not the engine
+    /// has reached that slot yet — so a round is one snapshot of the set.
+    pub(crate) fn take_round(&self, tag: u32, out: &mut Vec<(u32, usize, usize)>) {
         let top = self.header().levels - 1;
-        cursor.remaining[top] = self.take_word(top, 0);
-        cursor.word[top] = 0;
-        cursor.level = Some(top);
+        let bits = self.take_word(top, 0);
+        self.take_below(tag, top, 0, bits, out);
     }
 
-    /// The next slot of this round, in slot order, or `None` when the round is
-    /// over. Each slot comes out at most once per round.
-    #[inline]
-    pub(crate) fn next(&self, cursor: &mut Cursor) -> Option<usize> {
-        let top = self.header().levels - 1;
-        loop {
-            let level = cursor.level?;
-            let bits = cursor.remaining[level];
-            if bits == 0 {
-                cursor.level = if level == top { None } else { Some(level + 1) };
-                continue;
+    fn take_below(
+        &self,
+        tag: u32,
+        level: usize,
+        word: usize,
+        bits: usize,
+        out: &mut Vec<(u32, usize, usize)>,
+    ) {
+        if level == 0 {
+            if bits != 0 {
+                out.push((tag, word, bits));
             }
-            cursor.remaining[level] = bits & (bits - 1);
-            let pos = cursor.word[level] * BITS + bits.trailing_zeros() as usize;
-            if level == 0 {
-                return Some(pos);
-            }
-            cursor.word[level - 1] = pos;
-            cursor.remaining[level - 1] = self.take_word(level - 1, pos);
-            cursor.level = Some(level - 1);
+            return;
+        }
+        let mut rest = bits;
+        while rest != 0 {
+            let child = word * BITS + rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let child_bits = self.take_word(level - 1, child);
+            self.take_below(tag, level - 1, child, child_bits, out);
         }
     }
 

@@ -14,7 +14,7 @@
 //! through an intrusive free list (no allocation), which is what keeps a limited
 //! batch at `O(limit)` memory however long its source.
 
-use super::ready::{Cursor, ReadySet, MAX_CAPACITY};
+use super::ready::{ReadySet, BITS, MAX_CAPACITY};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -43,6 +43,8 @@ enum Slot<F> {
 struct Block<F> {
     ready: ReadySet,
     slots: Box<[Slot<F>]>,
+    /// `slots.len()`, kept so that asking does not borrow the slots.
+    len: usize,
 }
 
 impl<F> Block<F> {
@@ -50,6 +52,7 @@ impl<F> Block<F> {
         Self {
             ready: ReadySet::new(capacity),
             slots: (0..capacity).map(|_| Slot::Free(None)).collect(),
+            len: capacity,
         }
     }
 }
@@ -82,15 +85,18 @@ pub(crate) struct Slots<F> {
     scan: (usize, usize),
 }
 
-/// Which round of the ready sets is in progress, and where.
+/// The round in progress: a snapshot of every block's ready set, taken at
+/// its start, and how far the engine has walked it.
 pub(crate) struct Rounds {
-    block: usize,
+    /// Non-empty leaf words taken: `(block, leaf word, bits not yet visited)`.
+    taken: Vec<(u32, usize, usize)>,
+    /// The first entry of `taken` with bits left.
+    pos: usize,
     started: bool,
-    cursor: Cursor,
     /// Whether the current round found any woken slot yet.
     found: bool,
-    /// Whether a whole round has been walked since the last [`Rounds::reset`]:
-    /// only then has every block's waker been registered.
+    /// Whether a round has been taken since the last [`Rounds::reset`]: only
+    /// then has every block's waker been registered.
     walked: bool,
     /// How many blocks (from the first) have the current turn's waker.
     registered: usize,
@@ -99,9 +105,9 @@ pub(crate) struct Rounds {
 impl Rounds {
     pub(crate) const fn new() -> Self {
         Self {
-            block: 0,
+            taken: Vec::new(),
+            pos: 0,
             started: false,
-            cursor: Cursor::new(),
             found: false,
             walked: false,
             registered: 0,
@@ -109,20 +115,20 @@ impl Rounds {
     }
 
     /// A new poll of the batch begins (perhaps with a new waker): every block
-    /// must register it again, and a whole round must be walked with it before
+    /// must register it again, and a whole round must be taken with it before
     /// the batch may return `Pending`.
     pub(crate) fn start_turn(&mut self) {
         self.registered = 0;
         self.walked = false;
     }
 
-    /// Whether a whole round was walked (every block registered and taken)
-    /// since the last [`Rounds::reset`].
+    /// Whether a round was taken (every block registered and taken) since the
+    /// last [`Rounds::reset`].
     pub(crate) fn walked(&self) -> bool {
         self.walked
     }
 
-    /// Forgets that a round was walked: the next poll of the batch must walk
+    /// Forgets that a round was taken: the next poll of the batch must take
     /// one (registering its new waker) before it may return `Pending`.
     pub(crate) fn reset(&mut self) {
         self.walked = false;
@@ -133,9 +139,8 @@ impl Rounds {
         self.found
     }
 
-    /// Starts a new round over every block.
+    /// Ends the round; the next [`Slots::next_woken`] takes a new one.
     pub(crate) fn restart(&mut self) {
-        self.block = 0;
         self.started = false;
         self.found = false;
     }
@@ -199,7 +204,10 @@ impl<F> Slots<F> {
     #[inline]
     fn has_fresh(&self) -> bool {
         let last = self.more.last().or(self.first.as_ref());
-        last.is_some_and(|block| self.fresh < block.slots.len())
+        // The stored length, not `slots.len()`: a shared borrow of the whole
+        // slice would alias the running tasks, which may hold `&mut` into
+        // themselves across an await (Stacked Borrows rejects that).
+        last.is_some_and(|block| self.fresh < block.len)
     }
 
     fn block_count(&self) -> usize {
@@ -330,37 +338,46 @@ impl<F> Slots<F> {
         None
     }
 
-    /// The next woken slot, walking each block's ready set in turn. Returns
-    /// `None` when the round is over; `rounds.found` then says whether it saw
-    /// anything. Registers `waker` with each block before taking its set, so a
-    /// wake that this round misses still reaches the engine.
+    /// The next woken slot of the round, in slot order; `None` when the round
+    /// is over (`rounds.found` then says whether it saw anything). The first
+    /// call of a round takes every block's ready set at once — registering
+    /// `waker` with each block first, once per turn, so a wake the snapshot
+    /// misses still reaches the engine.
     pub(crate) fn next_woken(&self, rounds: &mut Rounds, waker: &Waker) -> Option<SlotId> {
-        loop {
-            if rounds.block >= self.block_count() {
-                rounds.walked = true;
-                return None;
+        if !rounds.started {
+            rounds.taken.clear();
+            rounds.pos = 0;
+            // At most one entry per leaf word: one allocation for the batch
+            // (one more per added block), however many rounds it runs.
+            let leaf_words = self.capacity.div_ceil(BITS) + self.block_count();
+            if rounds.taken.capacity() < leaf_words {
+                rounds.taken.reserve_exact(leaf_words);
             }
-            let ready = &self.block(rounds.block).ready;
-            if !rounds.started {
-                // Register before taking the set, once per turn: a wake after
-                // the take then reaches this turn's waker.
-                if rounds.block >= rounds.registered {
+            for block in 0..self.block_count() {
+                let ready = &self.block(block).ready;
+                if block >= rounds.registered {
                     ready.register(waker);
-                    rounds.registered = rounds.block + 1;
+                    rounds.registered = block + 1;
                 }
-                ready.start_round(&mut rounds.cursor);
-                rounds.started = true;
+                ready.take_round(block as u32, &mut rounds.taken);
             }
-            if let Some(slot) = ready.next(&mut rounds.cursor) {
-                rounds.found = true;
-                return Some(SlotId {
-                    block: rounds.block as u32,
-                    slot: slot as u32,
-                });
-            }
-            rounds.block += 1;
-            rounds.started = false;
+            rounds.started = true;
+            rounds.walked = true;
         }
+        while let Some(entry) = rounds.taken.get_mut(rounds.pos) {
+            let (block, word, bits) = *entry;
+            if bits == 0 {
+                rounds.pos += 1;
+                continue;
+            }
+            entry.2 = bits & (bits - 1);
+            rounds.found = true;
+            return Some(SlotId {
+                block,
+                slot: (word * BITS + bits.trailing_zeros() as usize) as u32,
+            });
+        }
+        None
     }
 }
 

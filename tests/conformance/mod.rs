@@ -47,12 +47,19 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod cancel;
+pub mod first_ok;
+pub mod for_each;
 pub mod join_all;
 pub mod robustness;
+pub mod seed_process_as_complete;
+pub mod seed_tokens;
 pub mod seed_when_all;
 pub mod settle_all;
 pub mod throttle;
+pub mod tokens;
 pub mod when_all;
+pub mod when_any;
+pub mod when_each;
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
@@ -404,6 +411,107 @@ macro_rules! runtime_suite {
                 c3_either_of_two_signals_cancels,
                 c2_signal_stops_an_endless_source,
             }
+            when_each {
+                e1_completion_order_with_indices,
+                e1_completion_order_from_a_driver,
+                e1_woken_task_is_not_deferred_by_ready_pulls,
+                e2_ties_in_index_order,
+                e2_ready_tasks_in_index_order,
+                e2_one_burst_of_shuffled_wakes,
+                e2_ties_in_index_order_with_slot_reuse,
+                e2_ties_do_not_depend_on_the_block_layout,
+                e3_empty_ends_at_once,
+                e5_consumed_once,
+                e5_fused_stream_is_terminated,
+                e_size_hint_is_honest,
+                e_size_hint_with_a_signal,
+                e_in_flight_and_debug,
+                t1_when_each_exactly_n_in_flight_whenever_pending,
+                t1_when_each_refills_at_the_next_poll,
+                t2_when_each_pulls_lazily,
+                #[should_panic(expected = "limit")]
+                t4_when_each_limit_zero_panics,
+                c1_when_each_fired_signal_pulls_nothing,
+                c2_when_each_cancel_on_drops_in_flight_and_ends,
+                c2_when_each_signal_after_the_end_changes_nothing,
+            }
+            when_any {
+                r1_first_to_end_wins_whatever_its_outcome,
+                r1_a_fault_is_a_value,
+                r2_ties_lowest_index_every_time,
+                r2_ready_tasks_lowest_index,
+                r2_ties_with_limit_slot_reuse,
+                r2_ties_with_limit_randomized,
+                r3_rest_is_still_drivable,
+                r3_rest_keeps_pulling_under_a_limit,
+                r3_dropping_the_rest_drops_the_tasks,
+                r3_not_unpin_tasks,
+                r4_empty_is_none_at_once,
+                r_when_any_is_fused,
+                #[should_panic(expected = "limit")]
+                t4_when_any_limit_zero_panics,
+                c2_when_any_cancel_on_gives_up,
+            }
+            first_ok {
+                r5_first_completed_wins_and_the_rest_are_dropped_at_once,
+                r5_ties_lowest_index_wins,
+                r5_all_fault_every_fault_in_input_order,
+                r5_empty_is_faulted_with_no_faults_at_once,
+                r5_only_cancellations_is_canceled,
+                r5_limit_one_is_a_fallback_chain,
+                #[should_panic(expected = "limit")]
+                t4_first_ok_limit_zero_panics,
+                c2_first_ok_cancel_on,
+            }
+            for_each {
+                e1_for_each_faults_are_kept_not_processed,
+                e3_empty_never_calls_the_processor,
+                e4_processor_runs_alone_in_completion_order,
+                e_for_each_is_fused,
+                t1_for_each_refills_in_the_same_poll,
+                t1_for_each_bursts_refilled_in_the_same_poll,
+                #[should_panic(expected = "limit")]
+                t4_for_each_limit_zero_panics,
+                #[should_panic(expected = "limit")]
+                t4_for_each_async_limit_zero_panics,
+                a6_for_each_failure_precedence,
+                a7_for_each_fail_fast_pulls_nothing_after_the_fault,
+                a7_for_each_fail_fast_endless_source,
+                c2_for_each_async_cancel_on_keeps_the_backlog,
+                fa_processor_futures_never_overlap,
+                fa_tasks_keep_moving_while_the_processor_waits,
+                fa_backlog_counts_against_the_limit,
+                fa_fail_fast_still_processes_the_backlog,
+            }
+            tokens {
+                k1_cancel_is_idempotent_and_every_clone_sees_it,
+                k1_waiting_canceled_futures_are_woken,
+                k1_cancel_from_another_thread_wakes_the_waiters,
+                k1_concurrent_cancels_deliver_exactly_once,
+                k2_child_is_canceled_with_its_parent,
+                k2_canceling_a_child_does_not_touch_the_parent,
+                k2_grandchildren,
+                k2_dropped_children_are_unlinked,
+                k3_linked_source_is_canceled_by_any_parent,
+                k3_linked_edge_cases,
+                k4_callbacks_run_once_last_registered_first,
+                k4_dropping_the_registration_unregisters_it,
+                k4_callbacks_may_register_and_cancel_without_deadlock,
+                k5_tokens_are_send_sync_and_cheap,
+                c1_token_canceled_before_the_first_poll_pulls_nothing,
+                c2_token_canceled_midway_drops_the_tasks_in_flight,
+                c2_token_canceled_from_another_thread,
+                c3_child_and_linked_tokens_are_signals,
+                run_ends_canceled_when_the_token_fires_first,
+                cancel_when_any_future,
+                graceful_on_the_signal_waits_for_the_tasks_in_flight,
+                graceful_waits_for_a_task_that_ignores_the_token,
+                graceful_fail_fast_keeps_every_fault,
+                graceful_for_each,
+                graceful_for_each_async,
+                graceful_stop_is_canceled_only_when_the_batch_stops,
+                graceful_with_child_tokens,
+            }
             robustness {
                 b1_waker_outlives_the_batch,
                 b1_waker_outlives_a_canceled_batch,
@@ -447,9 +555,34 @@ macro_rules! virtual_clock_suite {
                     when_all_throttled_cancellation_propagated,
                     benchmarks_sequential_concurrent_and_throttled,
                 }
+                seed_tokens {
+                    when_all_shared_cancellation_token_all_cancelled,
+                    when_all_canceled_task_exception_thrown,
+                    when_all_canceled_and_faulted_exception_over_cancellation,
+                    when_all_throttled_cancellation_propagated,
+                }
+                tokens {
+                    run_and_cancel_when_timed,
+                    cancel_when_gives_up_early_timed,
+                    c2_token_deadline_mid_batch_timed,
+                    graceful_timed,
+                }
+                seed_process_as_complete {
+                    when_any_first_canceled,
+                    concurrent_interleaved_combinator,
+                    sequential_blocking_for_each_async,
+                    concurrent_interleaved_for_each_async,
+                    throttled_interleaved,
+                    control_parallelism_for_each_async,
+                }
                 when_all {
                     a4_run_to_completion_timed,
                     a1_completion_order_is_not_result_order_timed,
+                }
+                for_each {
+                    #[should_panic(expected = "deadlock")]
+                    buffer_unordered_stalls_on_the_same_scenario,
+                    fa_processing_overlaps_the_tasks_timed,
                 }
                 throttle {
                     t1_waves_of_jobs_timed,

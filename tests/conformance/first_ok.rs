@@ -1,0 +1,217 @@
+//! `first_ok` (JS `Promise.any`, `select_ok` keeping every error): R5 — and
+//! R2 for its ties, T4, C1/C2 for its signal.
+
+use std::future::{ready, Ready};
+use std::pin::pin;
+use std::task::Poll;
+
+use fanout::{first_ok, from_stream, Failure, Faults, Outcome};
+use futures::future::FusedFuture;
+use futures::stream;
+
+use super::{first_poll, pulls, DropGuard, Gates, Runtime, XorShift};
+use crate::support::{Gate, PollCounter, Tracker};
+
+/// R5: the first `Completed` wins; faults that end before it do not; the
+/// others are dropped at once — observed right after the `.await`, while the
+/// `FirstOk` itself is still alive.
+pub fn r5_first_completed_wins_and_the_rest_are_dropped_at_once(rt: &impl Runtime) {
+    let n = 6;
+    let gates = Gates::new(n);
+    let tracker = Tracker::new();
+    let drops = PollCounter::new();
+    let value = |i: usize| if i == 3 { Err(i) } else { Ok(i * 100) };
+    let tasks = (0..n).map(|i| {
+        let guard = DropGuard::new(&drops);
+        let task = tracker.track(gates.future(i, value(i)));
+        async move {
+            let _guard = guard;
+            task.await
+        }
+    });
+    rt.block_on(async {
+        let mut race = pin!(first_ok(tasks));
+        assert!(first_poll(race.as_mut()).await.is_pending());
+        gates.open(3); // a fault: not a winner
+        assert!(first_poll(race.as_mut()).await.is_pending());
+        gates.open(4);
+        let result = race.as_mut().await;
+        assert_eq!(result, Ok((4, 400)));
+        // The race is still alive, and the losers are already gone.
+        assert!(race.is_terminated());
+        assert_eq!(tracker.dropped_unfinished(), 4);
+        assert_eq!(tracker.in_flight(), 0);
+        assert_eq!(drops.get(), n);
+    });
+    assert_eq!(tracker.finished(), 2);
+}
+
+/// R5 + R2: several successes ready on the same poll, woken in a shuffled
+/// order: the lowest index wins, every time — also under a limit with slot
+/// reuse.
+pub fn r5_ties_lowest_index_wins(rt: &impl Runtime) {
+    for seed in 1..=30 {
+        let n = 16;
+        let gates = Gates::new(n);
+        let mut rng = XorShift::new(seed);
+        let limit = [usize::MAX, 4][seed as usize % 2];
+        let mut burst = if limit == usize::MAX {
+            rng.permutation(n)
+        } else {
+            // Under the limit, only tasks 0..4 are in flight.
+            let mut b: Vec<usize> = (0..4).collect();
+            rng.shuffle(&mut b);
+            b
+        };
+        burst.truncate(2 + rng.below(burst.len() - 1));
+        let winner = *burst.iter().min().unwrap();
+        let result = rt.block_on(async {
+            let mut race =
+                pin!(first_ok((0..n).map(|i| gates.future(i, Ok::<_, ()>(i)))).limit(limit));
+            assert!(first_poll(race.as_mut()).await.is_pending());
+            burst.iter().for_each(|&i| gates.open(i));
+            race.await
+        });
+        assert_eq!(result, Ok((winner, winner)), "seed {seed}");
+    }
+
+    // With slot reuse: 0 and 1 fault, tasks 3 and 2 take their slots (3 before
+    // 2 in slot order); both succeed in the same round: 2 wins.
+    let gates = Gates::new(6);
+    let value = |i: usize| if i < 2 { Err(i) } else { Ok(i) };
+    let result = rt.block_on(async {
+        let mut race = pin!(first_ok((0..6).map(|i| gates.future(i, value(i)))).limit(2));
+        assert!(first_poll(race.as_mut()).await.is_pending());
+        gates.open(1);
+        assert!(first_poll(race.as_mut()).await.is_pending()); // 2 takes slot 1
+        gates.open(0);
+        assert!(first_poll(race.as_mut()).await.is_pending()); // 3 takes slot 0
+        gates.open(3);
+        gates.open(2);
+        race.await
+    });
+    assert_eq!(result, Ok((2, 2)));
+}
+
+/// R5: when every task faults, `Failure::Faulted` with every fault, each with
+/// its index, in input order — although they fault in reverse order.
+pub fn r5_all_fault_every_fault_in_input_order(rt: &impl Runtime) {
+    let n = 7;
+    let gates = Gates::new(n);
+    let tasks = (0..n).map(|i| gates.future(i, Err::<(), _>(format!("e{i}"))));
+    let (result, ()) = rt.block_on(futures::future::join(
+        first_ok(tasks),
+        gates.open_in_order((0..n).rev()),
+    ));
+    let Err(Failure::Faulted(faults)) = result else {
+        panic!("expected Faulted, got {result:?}");
+    };
+    assert_eq!(faults.first_index(), Some(0));
+    assert_eq!(
+        faults.into_vec(),
+        (0..n).map(|i| (i, format!("e{i}"))).collect::<Vec<_>>()
+    );
+}
+
+/// R5: empty input is a failure with no faults, at once (first poll) — as
+/// `Promise.any([])` rejects; from an iterator or a stream, limited or not.
+pub fn r5_empty_is_faulted_with_no_faults_at_once(rt: &impl Runtime) {
+    let empty: Vec<Ready<Result<u8, &str>>> = Vec::new();
+    let expected = Poll::Ready(Err(Failure::Faulted(Faults::from_iter([]))));
+    assert_eq!(rt.block_on(first_poll(first_ok(empty.clone()))), expected);
+    assert_eq!(rt.block_on(first_poll(first_ok(empty).limit(3))), expected);
+    let empty = from_stream(stream::empty::<Ready<Result<u8, &str>>>());
+    assert_eq!(rt.block_on(first_poll(first_ok(empty))), expected);
+}
+
+/// R5 + A6: only cancellations (tasks that end `Outcome::Canceled`) give
+/// `Failure::Canceled`; a fault among them wins: `Faulted` with that fault
+/// alone.
+pub fn r5_only_cancellations_is_canceled(rt: &impl Runtime) {
+    let canceled = [Outcome::<u8, &str>::Canceled, Outcome::Canceled].map(ready);
+    assert_eq!(rt.block_on(first_ok(canceled)), Err(Failure::Canceled));
+
+    let gates = Gates::new(3);
+    let outcomes = [
+        Outcome::Canceled,
+        Outcome::Faulted("boom"),
+        Outcome::<u8, _>::Canceled,
+    ];
+    let tasks = (0..3).map(|i| gates.future(i, outcomes[i]));
+    let (result, ()) = rt.block_on(futures::future::join(
+        first_ok(tasks),
+        gates.open_in_order([2, 1, 0]),
+    ));
+    let Err(Failure::Faulted(faults)) = result else {
+        panic!("expected Faulted, got {result:?}");
+    };
+    assert_eq!(faults.into_vec(), [(1, "boom")]);
+}
+
+/// R5 with `.limit(1)`: a fallback chain — tried one after another until one
+/// succeeds; nothing after the winner is pulled.
+pub fn r5_limit_one_is_a_fallback_chain(rt: &impl Runtime) {
+    let pulled = PollCounter::new();
+    let tracker = Tracker::new();
+    let tries = pulls(
+        (0..10).map(|i| {
+            tracker.track(async move {
+                super::yield_now().await;
+                if i < 3 {
+                    Err(i)
+                } else {
+                    Ok(i * 10)
+                }
+            })
+        }),
+        &pulled,
+    );
+    assert_eq!(rt.block_on(first_ok(tries).limit(1)), Ok((3, 30)));
+    assert_eq!(pulled.get(), 4);
+    assert_eq!(tracker.peak(), 1);
+    assert_eq!(tracker.dropped_unfinished(), 0);
+}
+
+/// T4: `first_ok(..).limit(0)` is rejected at the call.
+pub fn t4_first_ok_limit_zero_panics(rt: &impl Runtime) {
+    let _ = rt.block_on(first_ok([ready(Ok::<u8, ()>(1))]).limit(0));
+}
+
+/// C1/C2 for `first_ok`: a signal gives up — every task dropped — with the
+/// faults seen so far if any (they win), else `Canceled`; a signal already
+/// fired pulls nothing.
+pub fn c2_first_ok_cancel_on(rt: &impl Runtime) {
+    for fault_first in [false, true] {
+        let gates = Gates::new(4);
+        let tracker = Tracker::new();
+        let signal = Gate::new();
+        let value = |i: usize| if i == 0 { Err("boom") } else { Ok(i) };
+        let race = first_ok((0..4).map(|i| tracker.track(gates.future(i, value(i)))))
+            .cancel_on(signal.future((), PollCounter::new()));
+        let result = rt.block_on(async {
+            let mut race = pin!(race);
+            assert!(first_poll(race.as_mut()).await.is_pending());
+            if fault_first {
+                gates.open(0);
+                assert!(first_poll(race.as_mut()).await.is_pending());
+            }
+            signal.open();
+            race.await
+        });
+        if fault_first {
+            assert_eq!(
+                result,
+                Err(Failure::Faulted([(0, "boom")].into_iter().collect()))
+            );
+            assert_eq!(tracker.dropped_unfinished(), 3);
+        } else {
+            assert_eq!(result, Err(Failure::Canceled));
+            assert_eq!(tracker.dropped_unfinished(), 4);
+        }
+    }
+
+    let pulled = PollCounter::new();
+    let race = first_ok(pulls((0..3).map(|i| ready(Ok::<_, ()>(i))), &pulled)).cancel_on(ready(()));
+    assert_eq!(rt.block_on(race), Err(Failure::Canceled));
+    assert_eq!(pulled.get(), 0);
+}

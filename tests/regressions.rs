@@ -1,0 +1,205 @@
+//! Regression tests for bugs found in review: each failed before its fix
+//! (lost wakes through a parked stream source and a resumed round, an
+//! async processor that never yielded, a budget top-up that pulled past a
+//! fault).
+
+use futures::Stream;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+struct Counter(AtomicUsize);
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+fn counting() -> (Arc<Counter>, Waker) {
+    let c = Arc::new(Counter(AtomicUsize::new(0)));
+    (c.clone(), Waker::from(c))
+}
+
+/// A task that is pending until its gate opens; opening wakes its stored waker.
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    waker: Option<Waker>,
+}
+#[derive(Clone, Default)]
+struct Gate(Rc<RefCell<GateState>>);
+impl Gate {
+    fn open(&self) {
+        let w = {
+            let mut s = self.0.borrow_mut();
+            s.open = true;
+            s.waker.take()
+        };
+        if let Some(w) = w {
+            w.wake()
+        }
+    }
+}
+struct GateFut(Gate, usize);
+impl Future for GateFut {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let mut s = self.0 .0.borrow_mut();
+        if s.open {
+            Poll::Ready(self.1)
+        } else {
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Lost wake: a round resumed mid-way in block 0 at a new turn registers only
+/// the later blocks, and `registered = k + 2` then skips block 0 for the rest
+/// of the turn. A wake in block 0 after that is lost.
+#[test]
+fn lost_wake_after_resumed_round_in_multi_block_batch() {
+    let gates: Vec<Gate> = (0..20).map(|_| Gate::default()).collect();
+    // `filter` hides the size: blocks of 16 (tasks 0..16) and 16 (16..20).
+    let tasks = gates
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|_| true)
+        .map(|(i, g)| GateFut(g, i));
+    let mut each = pin!(fanout::when_each(tasks));
+    let (count, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    assert!(each.as_mut().poll_next(&mut cx).is_pending()); // turn 1: all 20 pulled
+    gates[1].open();
+    gates[2].open();
+    assert_eq!(each.as_mut().poll_next(&mut cx), Poll::Ready(Some((1, 1)))); // turn 2
+    gates[3].open(); // wakes the batch: block 0's parent waker is taken
+    assert_eq!(each.as_mut().poll_next(&mut cx), Poll::Ready(Some((2, 2)))); // turn 3: resumed
+    assert_eq!(each.as_mut().poll_next(&mut cx), Poll::Ready(Some((3, 3)))); // turn 4
+    assert!(each.as_mut().poll_next(&mut cx).is_pending()); // turn 5
+    let before = count.0.load(Ordering::SeqCst);
+    gates[4].open();
+    let after = count.0.load(Ordering::SeqCst);
+    assert!(
+        after > before,
+        "task 4 was woken but the batch was not: lost wake"
+    );
+}
+
+/// B2: `for_each_async` ignores the engine's budget yield and loops forever
+/// over an endless source of ready tasks with a ready processor.
+#[test]
+fn for_each_async_never_yields() {
+    let calls = Cell::new(0usize);
+    let batch =
+        fanout::for_each_async((0..).map(|i| std::future::ready(Ok::<_, ()>(i))), |_, _| {
+            calls.set(calls.get() + 1);
+            assert!(
+                calls.get() < 100_000,
+                "one poll of for_each_async ran 100k processor calls without yielding"
+            );
+            std::future::ready(())
+        });
+    let mut batch = pin!(batch);
+    let (_c, waker) = counting();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        batch.as_mut().poll(&mut Context::from_waker(&waker))
+    }));
+    assert!(
+        r.is_ok(),
+        "the poll never returned (stopped by the processor's panic)"
+    );
+}
+
+/// A yield-once task: wakes itself, then returns its value.
+struct YieldOnce<T>(Option<T>, bool, Option<Rc<Cell<bool>>>);
+impl<T: Unpin> Future for YieldOnce<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if !self.1 {
+            self.1 = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if let Some(flag) = &self.2 {
+            flag.set(true);
+        }
+        Poll::Ready(self.0.take().unwrap())
+    }
+}
+
+/// A7: with a limit (slots reused, completions parked), a budget yield in the
+/// middle of a round tops the limit up from the source while a fault sits
+/// parked: the source is pulled after the fault happened.
+#[test]
+fn fail_fast_pulls_after_a_parked_fault_via_budget_top_up() {
+    let mut violations = Vec::new();
+    for k in 0..1200usize {
+        let faulted = Rc::new(Cell::new(false));
+        let late_pulls = Rc::new(Cell::new(0usize));
+        let (f2, l2) = (faulted.clone(), late_pulls.clone());
+        let jobs = (0..5000usize).map(move |i| {
+            if f2.get() {
+                l2.set(l2.get() + 1);
+            }
+            let out: Result<usize, usize> = if i == k { Err(i) } else { Ok(i) };
+            YieldOnce(
+                Some(out),
+                false,
+                if i == k { Some(f2.clone()) } else { None },
+            )
+        });
+        let r = futures::executor::block_on(fanout::when_all(jobs).limit(4).fail_fast());
+        assert!(r.is_err());
+        if late_pulls.get() > 0 {
+            violations.push((k, late_pulls.get()));
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "pulled after the fault completed (fault index, pulls): {violations:?}"
+    );
+}
+
+/// Lost wake of the *source*: `source_parked` survives across polls of the
+/// face when the poll ended with an item rather than `Pending`; the next
+/// poll (triggered by the source's own wake) skips the source and returns
+/// `Pending`, so the item the source woke us for is never pulled.
+#[test]
+fn when_each_over_stream_loses_the_source_wake() {
+    use futures::channel::mpsc;
+    let (tx, rx) = mpsc::unbounded::<GateFut>();
+    let gate_a = Gate::default();
+    tx.unbounded_send(GateFut(gate_a.clone(), 0)).unwrap();
+    let mut each = pin!(fanout::when_each(fanout::from_stream(rx)));
+    let (count, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    assert!(each.as_mut().poll_next(&mut cx).is_pending()); // A pulled, stream pending
+    gate_a.open();
+    // Stream polled (Pending, parked), then A finishes in the round: an item.
+    assert_eq!(each.as_mut().poll_next(&mut cx), Poll::Ready(Some((0, 0))));
+    let before = count.0.load(Ordering::SeqCst);
+    let gate_b = Gate::default();
+    gate_b.open(); // B is ready at once
+    tx.unbounded_send(GateFut(gate_b, 1)).unwrap(); // the stream wakes us
+    assert!(
+        count.0.load(Ordering::SeqCst) > before,
+        "stream woke the batch"
+    );
+    // We are polled because of that wake: B must be pulled now.
+    let r = each.as_mut().poll_next(&mut cx);
+    let after = count.0.load(Ordering::SeqCst);
+    assert_eq!(
+        r,
+        Poll::Ready(Some((1, 1))),
+        "got {r:?}; wakes since: {}",
+        after - before - 1
+    );
+}
