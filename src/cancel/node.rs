@@ -245,25 +245,26 @@ impl Node {
         self.insert_what(What::Callback(callback))
     }
 
-    /// Replaces the waker under `key`, unless it would wake the same task.
+    /// Replaces the waker under `key`, unless it would wake the same task. The
+    /// old waker is dropped after the lock is let go: dropping a waker can run
+    /// arbitrary code (even drop another registration of this token).
     pub(crate) fn update_waker(&self, key: usize, waker: &Waker) {
         self.lock();
         // SAFETY: we hold the lock (invariant 1).
-        unsafe {
+        let old = unsafe {
             self.list.with_mut(|list| {
                 let list = &mut *list;
-                if let Some(Some(Entry {
-                    what: What::Waker(old),
-                    ..
-                })) = list.slots.get_mut(key)
-                {
-                    if !old.will_wake(waker) {
-                        old.clone_from(waker);
-                    }
+                match list.slots.get_mut(key) {
+                    Some(Some(Entry {
+                        what: What::Waker(old),
+                        ..
+                    })) if !old.will_wake(waker) => Some(core::mem::replace(old, waker.clone())),
+                    _ => None,
                 }
-            });
-        }
+            })
+        };
         self.unlock();
+        drop(old);
     }
 
     /// Removes the registration under `key`, if it is still there (it is gone
@@ -336,21 +337,29 @@ fn take_all(list: &mut List) -> Vec<Entry> {
 /// Delivers taken entries, outside the lock (invariant 4), newest first.
 /// Children's entries are delivered from a worklist, not by recursion, so a
 /// long chain of child tokens does not overflow the stack. If a callback
-/// panics, the rest of its node's entries are still delivered while the panic
-/// unwinds, so no waiter there is left asleep (a second panicking callback
-/// then aborts, as any panic during unwinding does).
+/// panics, everything still queued — the rest of its node's entries and every
+/// child's already taken out — is delivered while the panic unwinds, so no
+/// waiter is left asleep (a second panicking callback then aborts, as any
+/// panic during unwinding does).
 fn deliver(taken: Vec<Entry>) {
-    struct Rest(alloc::vec::IntoIter<Entry>);
+    struct Work(Vec<alloc::vec::IntoIter<Entry>>);
 
-    impl Drop for Rest {
-        fn drop(&mut self) {
-            for entry in &mut self.0 {
+    impl Work {
+        fn run(&mut self) {
+            loop {
+                let Some(batch) = self.0.last_mut() else {
+                    return;
+                };
+                let Some(entry) = batch.next() else {
+                    self.0.pop();
+                    continue;
+                };
                 match entry.what {
                     What::Waker(waker) => waker.wake(),
                     What::Callback(callback) => callback(),
                     What::Child(child) => {
-                        if let Some(child) = child.upgrade() {
-                            child.cancel();
+                        if let Some(taken) = child.upgrade().and_then(|child| child.cancel_take()) {
+                            self.0.push(taken.into_iter());
                         }
                     }
                 }
@@ -358,19 +367,12 @@ fn deliver(taken: Vec<Entry>) {
         }
     }
 
-    let mut work = alloc::vec![taken];
-    while let Some(batch) = work.pop() {
-        let mut rest = Rest(batch.into_iter());
-        for entry in rest.0.by_ref() {
-            match entry.what {
-                What::Waker(waker) => waker.wake(),
-                What::Callback(callback) => callback(),
-                What::Child(child) => {
-                    if let Some(taken) = child.upgrade().and_then(|child| child.cancel_take()) {
-                        work.push(taken);
-                    }
-                }
-            }
+    impl Drop for Work {
+        fn drop(&mut self) {
+            // Only reached with work left while a callback's panic unwinds.
+            self.run();
         }
     }
+
+    Work(alloc::vec![taken.into_iter()]).run();
 }

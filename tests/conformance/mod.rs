@@ -488,6 +488,10 @@ macro_rules! runtime_suite {
                 k1_waiting_canceled_futures_are_woken,
                 k1_cancel_from_another_thread_wakes_the_waiters,
                 k1_concurrent_cancels_deliver_exactly_once,
+
+                k1_a_panicking_callback_strands_no_waiter,
+
+                k1_a_replaced_waker_is_dropped_outside_the_lock,
                 k2_child_is_canceled_with_its_parent,
                 k2_canceling_a_child_does_not_touch_the_parent,
                 k2_grandchildren,

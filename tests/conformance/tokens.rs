@@ -270,6 +270,107 @@ pub fn k1_concurrent_cancels_deliver_exactly_once(rt: &impl Runtime) {
     }
 }
 
+/// A waker that records whether it was woken.
+#[derive(Debug, Default)]
+struct Flag(std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+/// K1 + K4 when a callback panics: the cancel's panic propagates, but every
+/// other waiter and callback is still delivered — the documented promise
+/// ("no waiter is left asleep") — including those of a child token that was
+/// registered after the panicking callback (so its entries were taken out
+/// first). A child left canceled with its waiters asleep would hang
+/// `child.canceled().await` forever.
+pub fn k1_a_panicking_callback_strands_no_waiter(rt: &impl Runtime) {
+    let parent = CancelSource::new();
+    let token = parent.token();
+    let _boom = token.register(|| panic!("a callback panicked (on purpose)"));
+    let child = token.child();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let _on_child = child.register(count(&calls));
+    let _on_parent = token.register(count(&calls));
+    let flags: Vec<Arc<Flag>> = (0..2).map(|_| Arc::default()).collect();
+    let mut waits = [child.canceled(), token.canceled()];
+    for (wait, flag) in waits.iter_mut().zip(&flags) {
+        let waker = std::task::Waker::from(flag.clone());
+        let poll = std::pin::Pin::new(wait).poll(&mut std::task::Context::from_waker(&waker));
+        assert!(poll.is_pending());
+    }
+
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parent.cancel()));
+    assert!(panicked.is_err(), "the callback's panic did not propagate");
+    assert!(child.is_canceled());
+    assert!(
+        flags[1].0.load(SeqCst),
+        "the parent's waiter was left asleep"
+    );
+    assert!(
+        flags[0].0.load(SeqCst),
+        "the child's waiter was left asleep"
+    );
+    assert_eq!(calls.load(SeqCst), 2, "a callback did not run");
+    // The woken waiters are ready (never blocks: checked above).
+    rt.block_on(async {
+        for wait in &mut waits {
+            wait.await;
+        }
+    });
+}
+
+/// A waker whose drop drops a registration (here: another `canceled()`
+/// future) on the token it waits for — as when the last reference to a task
+/// is the waker a token holds, and the task's future holds the token's
+/// futures.
+struct DropsARegistration(Mutex<Option<Canceled>>);
+
+impl std::task::Wake for DropsARegistration {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// K1/K4, no user code under the token's lock: a `canceled()` future polled
+/// again with a new waker replaces the old one; when dropping the old waker
+/// unregisters something on the same token, that must not deadlock (the
+/// docs: "no waker or callback ever runs under a lock"). Checked on a
+/// helper thread with a deadline, so a deadlock fails instead of hanging.
+pub fn k1_a_replaced_waker_is_dropped_outside_the_lock(_rt: &impl Runtime) {
+    let (finished, wait_for_finish) = mpsc::channel();
+    thread::spawn(move || {
+        let source = CancelSource::new();
+        let token = source.token();
+        let mut other = token.canceled();
+        let mut wait = token.canceled();
+        let flag = Arc::new(Flag::default());
+        {
+            // Registers `other`, so dropping it unregisters.
+            let waker = std::task::Waker::from(flag.clone());
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(std::pin::Pin::new(&mut other).poll(&mut cx).is_pending());
+            let holder = Arc::new(DropsARegistration(Mutex::new(Some(other))));
+            let waker = std::task::Waker::from(holder);
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(std::pin::Pin::new(&mut wait).poll(&mut cx).is_pending());
+            // Now the token holds the only reference to `holder`.
+        }
+        let waker = std::task::Waker::from(flag.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(std::pin::Pin::new(&mut wait).poll(&mut cx).is_pending());
+        source.cancel();
+        assert!(flag.0.load(SeqCst));
+        finished.send(()).unwrap();
+    });
+    assert!(
+        wait_for_finish
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .is_ok(),
+        "deadlock: dropping the replaced waker re-entered the token's lock"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // K2
 // ---------------------------------------------------------------------------
@@ -342,7 +443,8 @@ pub fn k2_canceling_a_child_does_not_touch_the_parent(rt: &impl Runtime) {
 
 /// K2: grandchildren and deeper: canceling the root cancels every level (an
 /// intermediate child whose token was dropped still links its own children);
-/// canceling a middle level cancels below it, not above. A chain 200 deep.
+/// canceling a middle level cancels below it, not above. A chain 10,000
+/// deep is canceled and dropped without overflowing the stack.
 pub fn k2_grandchildren(rt: &impl Runtime) {
     let root = CancelSource::new();
     let child = root.token().child();
@@ -352,9 +454,15 @@ pub fn k2_grandchildren(rt: &impl Runtime) {
     let middle = CancelSource::linked([&child]);
     let below_middle = middle.token().child().child();
     let mut deep = root.token();
-    for _ in 0..200 {
+    for _ in 0..10_000 {
         deep = deep.child();
     }
+
+    let mut never = CancelToken::never();
+    for _ in 0..10_000 {
+        never = never.child();
+    }
+    drop(never); // a chain dropped without a cancel
 
     middle.cancel();
     assert!(below_middle.is_canceled());
