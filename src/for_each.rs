@@ -1,12 +1,13 @@
 //! [`for_each`]: process each task's value as it finishes, one at a time.
 
 use crate::cancel::CancelSource;
-use crate::engine::{Engine, Event};
+use crate::engine::{Drive, Engine, Event};
 use crate::outcome::{Failure, TaskOutput};
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use crate::verdict::{Recorded, Verdict};
 use core::future::{Future, IntoFuture};
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use futures_core::FusedFuture;
@@ -186,16 +187,25 @@ where
         assert!(!*this.done, "`ForEach` polled after it completed");
         this.engine.as_mut().start_turn();
         loop {
-            match ready!(this.engine.as_mut().poll_event(cx)) {
-                Some(Event::Done(index, output)) => {
-                    match this.verdict.record(index, output.into_outcome()) {
-                        Recorded::Value(value) => (this.process)(index, value),
-                        Recorded::Fault if *this.fail_fast => this.engine.as_mut().cancel(),
-                        Recorded::Fault | Recorded::Canceled => {}
+            let (verdict, process, fail_fast) =
+                (&mut *this.verdict, &mut *this.process, *this.fail_fast);
+            let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {
+                match event {
+                    Event::Done(index, output) => {
+                        match verdict.record(index, output.into_outcome()) {
+                            Recorded::Value(value) => process(index, value),
+                            Recorded::Fault if fail_fast => return ControlFlow::Break(()),
+                            Recorded::Fault | Recorded::Canceled => {}
+                        }
                     }
+                    Event::Canceled(_) => verdict.record_dropped(),
                 }
-                Some(Event::Canceled(_)) => this.verdict.record_dropped(),
-                None => {
+                ControlFlow::Continue(())
+            }));
+            match drive {
+                // A fault, with fail-fast: stop the batch, then report the rest.
+                Drive::Stopped => this.engine.as_mut().cancel(),
+                Drive::Finished => {
                     *this.done = true;
                     return Poll::Ready(match this.verdict.finish(this.engine.was_canceled()) {
                         Some(failure) => Err(failure),

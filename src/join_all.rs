@@ -6,6 +6,7 @@ use crate::signal::NoSignal;
 use crate::source::{IntoSource, Source};
 use alloc::vec::Vec;
 use core::future::Future;
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use futures_core::FusedFuture;
@@ -85,20 +86,21 @@ impl<S: Source> Future for JoinAll<S> {
         let mut this = self.project();
         assert!(!*this.done, "`JoinAll` polled after it completed");
         this.engine.as_mut().start_turn();
-        loop {
-            match ready!(this.engine.as_mut().poll_event(cx)) {
-                Some(Event::Done(index, output)) => {
-                    let more = this.engine.events_hint();
-                    this.outputs.put(index, output, more);
-                }
-                Some(Event::Canceled(_)) => unreachable!("a `JoinAll` is never canceled"),
-                None => {
-                    *this.done = true;
-                    let outputs = core::mem::replace(this.outputs, Ordered::new());
-                    return Poll::Ready(outputs.into_vec(this.engine.pulled()));
-                }
+        // Events still to come after the first of this poll: it only sizes
+        // storage, so one look per poll is enough.
+        let more = this.engine.events_hint().saturating_sub(1);
+        let outputs = &mut *this.outputs;
+        ready!(this.engine.as_mut().poll_drive(cx, |event| {
+            match event {
+                Event::Done(index, output) => outputs.put(index, output, more),
+                Event::Canceled(_) => unreachable!("a `JoinAll` is never canceled"),
             }
-        }
+            ControlFlow::Continue(())
+        }));
+        // The sink never stops the batch: it finished.
+        *this.done = true;
+        let outputs = core::mem::replace(this.outputs, Ordered::new());
+        Poll::Ready(outputs.into_vec(this.engine.pulled()))
     }
 }
 

@@ -1,13 +1,14 @@
 //! [`settle_all`]: wait for every task and hand back every outcome.
 
 use crate::cancel::CancelSource;
-use crate::engine::{Engine, Event};
+use crate::engine::{Drive, Engine, Event};
 use crate::ordered::Ordered;
 use crate::outcome::{Outcome, TaskOutput};
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use futures_core::FusedFuture;
@@ -187,20 +188,31 @@ where
         assert!(!*this.done, "`SettleAll` polled after it completed");
         this.engine.as_mut().start_turn();
         loop {
-            let (index, outcome) = match ready!(this.engine.as_mut().poll_event(cx)) {
-                Some(Event::Done(index, output)) => (index, output.into_outcome()),
-                Some(Event::Canceled(index)) => (index, Outcome::Canceled),
-                None => {
+            // Only sizes storage, so one look per drive is enough.
+            let more = this.engine.events_hint().saturating_sub(1);
+            let (outcomes, fail_fast) = (&mut *this.outcomes, *this.fail_fast);
+            let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {
+                let (index, outcome) = match event {
+                    Event::Done(index, output) => (index, output.into_outcome()),
+                    Event::Canceled(index) => (index, Outcome::Canceled),
+                };
+                let stop = fail_fast && outcome.is_faulted();
+                outcomes.put(index, outcome, more);
+                if stop {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            }));
+            match drive {
+                // A fault, with fail-fast: stop the batch, then report the rest.
+                Drive::Stopped => this.engine.as_mut().cancel(),
+                Drive::Finished => {
                     *this.done = true;
                     let outcomes = core::mem::replace(this.outcomes, Ordered::new());
                     return Poll::Ready(outcomes.into_vec(this.engine.pulled()));
                 }
-            };
-            if *this.fail_fast && outcome.is_faulted() {
-                this.engine.as_mut().cancel();
             }
-            let more = this.engine.events_hint();
-            this.outcomes.put(index, outcome, more);
         }
     }
 }

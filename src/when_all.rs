@@ -2,7 +2,7 @@
 //! or fail with every fault.
 
 use crate::cancel::CancelSource;
-use crate::engine::{Engine, Event};
+use crate::engine::{Drive, Engine, Event};
 use crate::ordered::Ordered;
 use crate::outcome::{Failure, TaskOutput};
 use crate::signal::{EitherSignal, NoSignal, Signal};
@@ -10,6 +10,7 @@ use crate::source::{IntoSource, Source};
 use crate::verdict::{Recorded, Verdict};
 use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use futures_core::FusedFuture;
@@ -211,28 +212,38 @@ where
         assert!(!*this.done, "`WhenAll` polled after it completed");
         this.engine.as_mut().start_turn();
         loop {
-            match ready!(this.engine.as_mut().poll_event(cx)) {
-                Some(Event::Done(index, output)) => {
-                    match this.verdict.record(index, output.into_outcome()) {
-                        Recorded::Value(value) if !this.verdict.is_failed() => {
-                            let more = this.engine.events_hint();
-                            this.results.put(index, value, more);
-                        }
-                        // The batch has failed: its values will not be used.
-                        Recorded::Value(_) | Recorded::Canceled => this.results.discard(),
-                        Recorded::Fault => {
-                            this.results.discard();
-                            if *this.fail_fast {
-                                this.engine.as_mut().cancel();
+            // Only sizes storage, so one look per drive is enough.
+            let more = this.engine.events_hint().saturating_sub(1);
+            let (verdict, results, fail_fast) =
+                (&mut *this.verdict, &mut *this.results, *this.fail_fast);
+            let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {
+                match event {
+                    Event::Done(index, output) => {
+                        match verdict.record(index, output.into_outcome()) {
+                            Recorded::Value(value) if !verdict.is_failed() => {
+                                results.put(index, value, more);
+                            }
+                            // The batch has failed: its values will not be used.
+                            Recorded::Value(_) | Recorded::Canceled => results.discard(),
+                            Recorded::Fault => {
+                                results.discard();
+                                if fail_fast {
+                                    return ControlFlow::Break(());
+                                }
                             }
                         }
                     }
+                    Event::Canceled(_) => {
+                        verdict.record_dropped();
+                        results.discard();
+                    }
                 }
-                Some(Event::Canceled(_)) => {
-                    this.verdict.record_dropped();
-                    this.results.discard();
-                }
-                None => {
+                ControlFlow::Continue(())
+            }));
+            match drive {
+                // A fault, with fail-fast: stop the batch, then report the rest.
+                Drive::Stopped => this.engine.as_mut().cancel(),
+                Drive::Finished => {
                     *this.done = true;
                     let failure = this.verdict.finish(this.engine.was_canceled());
                     return Poll::Ready(match failure {

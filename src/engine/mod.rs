@@ -61,6 +61,7 @@ use crate::source::Source;
 use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
 use core::num::NonZeroUsize;
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use pin_project_lite::pin_project;
@@ -80,6 +81,15 @@ const MIN_BLOCK: usize = 16;
 /// a billion slots up front when the tasks may finish as fast as they are
 /// pulled. Bigger batches add blocks as they need them.
 const MAX_FIRST_BLOCK: usize = 1 << 20;
+
+/// Why [`Engine::poll_drive`] returned `Ready`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drive {
+    /// The sink asked to stop; the batch can be driven on.
+    Stopped,
+    /// Every pulled task has been reported and nothing more will be pulled.
+    Finished,
+}
 
 /// What happened to one task.
 #[derive(Debug)]
@@ -312,137 +322,179 @@ impl<S: Source, C: Signal> Engine<S, C> {
     /// The next event of the batch: see the module docs for what one call does.
     /// `Ready(None)` once every pulled task has been reported and nothing more
     /// will be pulled; from then on it keeps returning `Ready(None)`.
+    #[inline]
     pub(crate) fn poll_event(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Event<<S::Task as Future>::Output>>> {
+        let mut event = None;
+        let drive = self.poll_drive(cx, |next| {
+            event = Some(next);
+            ControlFlow::Break(())
+        });
+        drive.map(|_| event)
+    }
+
+    /// Runs the batch, handing each event to `sink` as it happens, until the
+    /// sink says stop (`Ready(Drive::Stopped)`: call again to go on), every
+    /// pulled task has been reported and nothing more will be pulled
+    /// (`Ready(Drive::Finished)`, and so on every later call), or nothing can
+    /// progress until a wake (`Pending`).
+    ///
+    /// This is [`Engine::poll_event`] without a return per event: a face that
+    /// consumes every event as it comes (`join_all`, `when_all`, ...) passes a
+    /// sink that the compiler inlines into the engine's loop, so an event
+    /// costs no call and no trip through `Poll<Option<Event>>`. Between two
+    /// events the engine does exactly what a new call would (the cancel check,
+    /// the signal), so the two ways of driving a batch behave the same.
+    pub(crate) fn poll_drive<K>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut sink: K,
+    ) -> Poll<Drive>
+    where
+        K: FnMut(Event<<S::Task as Future>::Output>) -> ControlFlow<()>,
+    {
         let mut this = self.project();
         let core = &mut *this.core;
-        loop {
-            match core.phase {
-                Phase::Running => {}
-                Phase::Canceling => {
-                    // A round's parked completions finished before the cancel.
-                    if let Some((index, output)) = core.parked.pop() {
-                        return Poll::Ready(Some(Event::Done(index, output)));
+        // Hands an event to the sink, then starts over as a new call would.
+        // (The label is passed in: labels are hygienic in macros.)
+        macro_rules! emit {
+            ($next:lifetime, $event:expr) => {{
+                if sink($event).is_break() {
+                    return Poll::Ready(Drive::Stopped);
+                }
+                continue $next;
+            }};
+        }
+        'event: loop {
+            loop {
+                match core.phase {
+                    Phase::Running => {}
+                    Phase::Canceling => {
+                        // A round's parked completions finished before the cancel.
+                        if let Some((index, output)) = core.parked.pop() {
+                            emit!('event, Event::Done(index, output));
+                        }
+                        if let Some(index) = core.slots.take_dropped() {
+                            emit!('event, Event::Canceled(index));
+                        }
+                        core.phase = Phase::Done;
+                        continue;
                     }
-                    if let Some(index) = core.slots.take_dropped() {
-                        return Poll::Ready(Some(Event::Canceled(index)));
-                    }
-                    core.phase = Phase::Done;
+                    Phase::Done => return Poll::Ready(Drive::Finished),
+                }
+                if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
+                    core.cancel();
                     continue;
                 }
-                Phase::Done => return Poll::Ready(None),
+                break;
             }
-            if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
-                core.cancel();
-                continue;
-            }
-            break;
-        }
-        loop {
-            match core.step {
-                Step::Fill => {
-                    // The budget is checked here only, between rounds: never
-                    // while a round's completions are parked, so a yield's
-                    // top-up cannot pull past a fault that was already seen.
-                    if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
-                        // Yield: the executor gets its thread back, and we are polled
-                        // again soon because we woke ourselves. First top up to the
-                        // limit, queueing the new tasks instead of polling them, so
-                        // that the limit is reached whenever the batch returns. (A batch
-                        // without a limit has no such promise, and an endless source
-                        // must not be pulled dry here.)
-                        while core.limit != usize::MAX
-                            && core.slots.running() + core.held < core.limit
-                            && !core.source_done
-                            && !core.source_parked
-                        {
+            loop {
+                match core.step {
+                    Step::Fill => {
+                        // The budget is checked here only, between rounds: never
+                        // while a round's completions are parked, so a yield's
+                        // top-up cannot pull past a fault that was already seen.
+                        if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
+                            // Yield: the executor gets its thread back, and we are polled
+                            // again soon because we woke ourselves. First top up to the
+                            // limit, queueing the new tasks instead of polling them, so
+                            // that the limit is reached whenever the batch returns. (A batch
+                            // without a limit has no such promise, and an endless source
+                            // must not be pulled dry here.)
+                            while core.limit != usize::MAX
+                                && core.slots.running() + core.held < core.limit
+                                && !core.source_done
+                                && !core.source_parked
+                            {
+                                match this.source.as_mut().poll_next_task(cx) {
+                                    Poll::Ready(Some(task)) => {
+                                        let id = core.admit(task, this.source.as_ref());
+                                        core.slots.queue(id);
+                                    }
+                                    Poll::Ready(None) => core.source_done = true,
+                                    Poll::Pending => core.source_parked = true,
+                                }
+                            }
+                            core.polls = 0;
+                            core.source_parked = false;
+                            core.yielded = true;
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
+                        // A fill fills the places free when it starts: a task that
+                        // finishes on its first poll frees a place for the *next*
+                        // fill, after the round, so a woken task never waits
+                        // behind a stream of instantly ready ones.
+                        let quota = *core.quota.get_or_insert(
+                            core.limit.saturating_sub(core.slots.running() + core.held),
+                        );
+                        let room = quota > 0 && core.slots.running() + core.held < core.limit;
+                        if room && !core.source_done && !core.source_parked {
                             match this.source.as_mut().poll_next_task(cx) {
                                 Poll::Ready(Some(task)) => {
-                                    let id = core.admit(task, this.source.size_hint());
-                                    core.slots.queue(id);
+                                    core.quota = Some(quota - 1);
+                                    core.filled = true;
+                                    core.polls += 1;
+                                    if let Polled::Ready(index, output) =
+                                        core.start(task, this.source.as_ref())
+                                    {
+                                        emit!('event, Event::Done(index, output));
+                                    }
                                 }
                                 Poll::Ready(None) => core.source_done = true,
                                 Poll::Pending => core.source_parked = true,
                             }
+                            continue;
                         }
-                        core.polls = 0;
-                        core.source_parked = false;
-                        core.yielded = true;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
+                        // Nothing more to pull now.
+                        let idle = !core.filled && !core.round_found && core.rounds.walked();
+                        core.filled = false;
+                        core.quota = None;
+                        if idle {
+                            if core.source_done && core.slots.running() == 0 {
+                                core.phase = Phase::Done;
+                                return Poll::Ready(Drive::Finished);
+                            }
+                            // A whole round found nothing after registering our
+                            // waker, and nothing new was pulled: wait for a wake.
+                            core.polls = 0;
+                            core.source_parked = false;
+                            core.rounds.reset();
+                            return Poll::Pending;
+                        }
+                        core.rounds.restart();
+                        core.step = Step::Round;
                     }
-                    // A fill fills the places free when it starts: a task that
-                    // finishes on its first poll frees a place for the *next*
-                    // fill, after the round, so a woken task never waits
-                    // behind a stream of instantly ready ones.
-                    let quota = *core
-                        .quota
-                        .get_or_insert(core.limit.saturating_sub(core.slots.running() + core.held));
-                    let room = quota > 0 && core.slots.running() + core.held < core.limit;
-                    if room && !core.source_done && !core.source_parked {
-                        match this.source.as_mut().poll_next_task(cx) {
-                            Poll::Ready(Some(task)) => {
-                                core.quota = Some(quota - 1);
-                                let id = core.admit(task, this.source.size_hint());
-                                core.filled = true;
-                                core.polls += 1;
-                                if let Polled::Ready(index, output) = core.slots.poll(id) {
-                                    return Poll::Ready(Some(Event::Done(index, output)));
+                    Step::Round => {
+                        if let Some(id) = core.slots.next_woken(&mut core.rounds, cx.waker()) {
+                            match core.slots.poll(id) {
+                                Polled::Idle => {}
+                                Polled::Pending => core.polls += 1,
+                                Polled::Ready(index, output) => {
+                                    core.polls += 1;
+                                    if !core.slots.reused() {
+                                        // Slot order is index order: hand it out now.
+                                        emit!('event, Event::Done(index, output));
+                                    }
+                                    core.parked.push((index, output));
                                 }
                             }
-                            Poll::Ready(None) => core.source_done = true,
-                            Poll::Pending => core.source_parked = true,
+                            continue;
                         }
-                        continue;
-                    }
-                    // Nothing more to pull now.
-                    let idle = !core.filled && !core.round_found && core.rounds.walked();
-                    core.filled = false;
-                    core.quota = None;
-                    if idle {
-                        if core.source_done && core.slots.running() == 0 {
-                            core.phase = Phase::Done;
-                            return Poll::Ready(None);
+                        core.round_found = core.rounds.found();
+                        if core.parked.len() > 1 {
+                            core.parked
+                                .sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
                         }
-                        // A whole round found nothing after registering our
-                        // waker, and nothing new was pulled: wait for a wake.
-                        core.polls = 0;
-                        core.source_parked = false;
-                        core.rounds.reset();
-                        return Poll::Pending;
+                        core.step = Step::Emit;
                     }
-                    core.rounds.restart();
-                    core.step = Step::Round;
+                    Step::Emit => match core.parked.pop() {
+                        Some((index, output)) => emit!('event, Event::Done(index, output)),
+                        None => core.step = Step::Fill,
+                    },
                 }
-                Step::Round => {
-                    if let Some(id) = core.slots.next_woken(&mut core.rounds, cx.waker()) {
-                        match core.slots.poll(id) {
-                            Polled::Idle => {}
-                            Polled::Pending => core.polls += 1,
-                            Polled::Ready(index, output) => {
-                                core.polls += 1;
-                                if !core.slots.reused() {
-                                    // Slot order is index order: hand it out now.
-                                    return Poll::Ready(Some(Event::Done(index, output)));
-                                }
-                                core.parked.push((index, output));
-                            }
-                        }
-                        continue;
-                    }
-                    core.round_found = core.rounds.found();
-                    if core.parked.len() > 1 {
-                        core.parked
-                            .sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
-                    }
-                    core.step = Step::Emit;
-                }
-                Step::Emit => match core.parked.pop() {
-                    Some((index, output)) => return Poll::Ready(Some(Event::Done(index, output))),
-                    None => core.step = Step::Fill,
-                },
             }
         }
     }
@@ -475,21 +527,47 @@ impl<F: Future> Core<F> {
     }
 
     /// Gives a task just pulled from the source its index and a slot, growing
-    /// the storage if every slot is in use. `hint` is the source's size hint
-    /// *after* this task, so a known-size batch still gets one exact block (and
-    /// an empty one allocates nothing: storage is made for the first task).
-    fn admit(&mut self, task: F, (low, high): (usize, Option<usize>)) -> SlotId {
+    /// the storage if every slot is in use (see [`Core::grow`]).
+    fn admit<S: Source<Task = F>>(&mut self, task: F, source: Pin<&S>) -> SlotId {
         if !self.slots.has_free() {
-            let hint = (
-                low.saturating_add(1),
-                high.and_then(|high| high.checked_add(1)),
-            );
-            self.slots
-                .grow(block_size(self.slots.capacity(), self.limit, hint));
+            self.grow(source);
         }
         let id = self.slots.insert(self.pulled, task);
         self.pulled += 1;
         id
+    }
+
+    /// Gives a task just pulled from the source its index and a slot, and
+    /// polls it for the first time.
+    #[inline]
+    fn start<S: Source<Task = F>>(&mut self, task: F, source: Pin<&S>) -> Polled<F::Output> {
+        let index = self.pulled;
+        self.pulled += 1;
+        match self.slots.start(index, task) {
+            Ok(polled) => polled,
+            Err(task) => {
+                self.grow(source);
+                match self.slots.start(index, task) {
+                    Ok(polled) => polled,
+                    Err(_) => unreachable!("fanout: no slot after growing"),
+                }
+            }
+        }
+    }
+
+    /// Adds a block when every slot is in use. The source's size hint *after*
+    /// the task being placed is asked only here, so a known-size batch gets one
+    /// exact block (and an empty one allocates nothing: storage is made for
+    /// the first task).
+    #[cold]
+    fn grow<S: Source<Task = F>>(&mut self, source: Pin<&S>) {
+        let (low, high) = source.size_hint();
+        let hint = (
+            low.saturating_add(1),
+            high.and_then(|high| high.checked_add(1)),
+        );
+        self.slots
+            .grow(block_size(self.slots.capacity(), self.limit, hint));
     }
 }
 

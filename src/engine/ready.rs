@@ -47,7 +47,7 @@
 
 use super::parent_waker::ParentWaker;
 use crate::sync::{AtomicUsize, Ordering};
-use alloc::alloc::{alloc, dealloc, handle_alloc_error};
+use alloc::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::marker::PhantomData;
@@ -79,6 +79,8 @@ struct Header {
     words_offset: usize,
     /// Number of words in all levels together.
     total_words: usize,
+    /// Number of slots.
+    capacity: usize,
     /// The layout of the whole allocation, for `dealloc`.
     layout: Layout,
 }
@@ -128,8 +130,11 @@ impl ReadySet {
             .extend(Layout::array::<AtomicUsize>(total_words).expect(too_big))
             .expect(too_big);
         let layout = layout.pad_to_align();
+        // Zeroed: every word of the bit set starts clear with no pass over it
+        // (large sets get zeroed pages straight from the system); the items are
+        // written one by one as their slots are first used (`prepare`).
         // SAFETY: the layout has a non-zero size (it holds a `Header`).
-        let base = unsafe { alloc(layout) };
+        let base = unsafe { alloc_zeroed(layout) };
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
@@ -144,16 +149,16 @@ impl ReadySet {
                 level_start,
                 words_offset,
                 total_words,
+                capacity,
                 layout,
             });
-            let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
-            for w in 0..total_words {
-                words.add(w).write(AtomicUsize::new(0));
-            }
-            let items = base.as_ptr().add(ITEMS_OFFSET).cast::<u32>();
-            for i in 0..capacity {
-                // `capacity <= u32::MAX`, checked above.
-                items.add(i).write(i as u32);
+            // Under loom an atomic is not plain memory: build each one.
+            #[cfg(fanout_loom)]
+            {
+                let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
+                for w in 0..total_words {
+                    words.add(w).write(AtomicUsize::new(0));
+                }
             }
         }
         Self {
@@ -161,9 +166,31 @@ impl ReadySet {
         }
     }
 
+    /// A set with every slot already prepared, for tests that make wakers
+    /// directly.
+    #[cfg(test)]
+    pub(crate) fn prepared(capacity: usize) -> Self {
+        let set = Self::new(capacity);
+        for slot in 0..capacity {
+            set.prepare(slot);
+        }
+        set
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: the engine's reference keeps the allocation alive (invariant 1).
         unsafe { self.header.as_ref() }
+    }
+
+    /// Readies `slot` for its first task: writes its item, which its wakers
+    /// resolve (invariant 2). Call it before the slot's first waker is made.
+    #[inline]
+    pub(crate) fn prepare(&self, slot: usize) {
+        assert!(slot < self.header().capacity, "fanout: slot out of range");
+        // SAFETY: in bounds; no waker of `slot` exists yet, so nobody reads this
+        // item, and other slots' items are other memory. `capacity <=
+        // u32::MAX`, checked in `new`.
+        unsafe { item_ptr(self.header, slot).cast_mut().write(slot as u32) };
     }
 
     /// A waker for `slot`, borrowed from the engine: no reference count changes
@@ -174,6 +201,8 @@ impl ReadySet {
     pub(crate) fn waker(&self, slot: usize) -> SlotWaker<'_> {
         // SAFETY: `header` is the base of a live allocation of this layout.
         let item = unsafe { item_ptr(self.header, slot) };
+        // SAFETY: as above; `prepare` wrote it (or it is slot 0's zero).
+        debug_assert_eq!(unsafe { *item }, slot as u32, "fanout: slot not prepared");
         let raw = RawWaker::new(item.cast(), &VTABLE);
         SlotWaker {
             // SAFETY: `VTABLE`'s functions accept a pointer to an item of a live
@@ -197,7 +226,17 @@ impl ReadySet {
     /// its word was taken goes to the next round — whether or not the engine
     /// has reached that slot yet — so a round is one snapshot of the set.
     pub(crate) fn take_round(&self, tag: u32, out: &mut Vec<(u32, usize, usize)>) {
-        let top = self.header().levels - 1;
+        let header = self.header();
+        let top = header.levels - 1;
+        // SAFETY: the top word is the last of the initialized atomics.
+        let top_word = unsafe { &*words_ptr(self.header).add(header.total_words - 1) };
+        // A load first: an empty set (the common case of a round that only
+        // confirms nothing more was woken) then costs no read-modify-write. A
+        // wake that sets the top word after this load wakes the parent, whose
+        // waker was registered before this round.
+        if top_word.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let bits = self.take_word(top, 0);
         self.take_below(tag, top, 0, bits, out);
     }

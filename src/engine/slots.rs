@@ -15,7 +15,6 @@
 //! batch at `O(limit)` memory however long its source.
 
 use super::ready::{ReadySet, BITS, MAX_CAPACITY};
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
@@ -40,10 +39,16 @@ enum Slot<F> {
 }
 
 /// A block: slots and the ready set that tracks their wakes.
+///
+/// The slots live in a `Vec` allocated once with exactly `len` places and never
+/// grown past them, so it never reallocates and a slot never moves. Only the
+/// slots below `slots.len()` have ever held a task: a slot is initialized when
+/// it is first used, so a batch of 100,000 tasks that finish on their first
+/// poll touches one slot, not 100,000.
 struct Block<F> {
     ready: ReadySet,
-    slots: Box<[Slot<F>]>,
-    /// `slots.len()`, kept so that asking does not borrow the slots.
+    slots: Vec<Slot<F>>,
+    /// The block's size: `slots.capacity()`, kept so that asking borrows nothing.
     len: usize,
 }
 
@@ -51,10 +56,26 @@ impl<F> Block<F> {
     fn new(capacity: usize) -> Self {
         Self {
             ready: ReadySet::new(capacity),
-            slots: (0..capacity).map(|_| Slot::Free(None)).collect(),
+            slots: Vec::with_capacity(capacity),
             len: capacity,
         }
     }
+
+    /// The slot `slot`, which must have been used (`slot < slots.len()`).
+    #[inline]
+    fn slot_mut(&mut self, slot: usize) -> &mut Slot<F> {
+        slot_mut(&mut self.slots, slot)
+    }
+}
+
+/// Slot `slot` of `slots`, which must be below `slots.len()`.
+#[inline]
+fn slot_mut<F>(slots: &mut Vec<Slot<F>>, slot: usize) -> &mut Slot<F> {
+    assert!(slot < slots.len(), "fanout: slot out of range");
+    // SAFETY: in bounds, checked above. Through the raw pointer, so that no
+    // reference to the whole slice is made: the other slots' running tasks may
+    // hold references into themselves (Stacked Borrows).
+    unsafe { &mut *slots.as_mut_ptr().add(slot) }
 }
 
 /// Every slot of a batch.
@@ -63,9 +84,9 @@ impl<F> Block<F> {
 /// 1. A `Slot::Running` future is never moved: blocks are never resized, and a
 ///    running slot is only ever overwritten in place (which drops the future
 ///    where it stands).
-/// 2. `free` heads a list through every `Slot::Free` slot that was used
-///    before, each once; the slots of the last block from `fresh` on are the
-///    never-used ones, also `Slot::Free`.
+/// 2. `free` heads a list through every `Slot::Free` slot, each once. Every
+///    block but the last is fully used (`slots.len() == len`); the last one's
+///    slots from `slots.len()` on are the never-used ones (uninitialized).
 /// 3. `running` counts the `Slot::Running` slots.
 pub(crate) struct Slots<F> {
     /// The first block, kept inline: a known-size batch never allocates a `Vec`.
@@ -73,8 +94,6 @@ pub(crate) struct Slots<F> {
     /// Any further blocks, for sources of unknown size.
     more: Vec<Block<F>>,
     free: Option<SlotId>,
-    /// The next never-used slot of the last block.
-    fresh: usize,
     capacity: usize,
     running: usize,
     /// Whether a task has ever been put in a slot that an earlier task used.
@@ -162,7 +181,6 @@ impl<F> Slots<F> {
             first: None,
             more: Vec::new(),
             free: None,
-            fresh: 0,
             capacity: 0,
             running: 0,
             reused: false,
@@ -204,10 +222,7 @@ impl<F> Slots<F> {
     #[inline]
     fn has_fresh(&self) -> bool {
         let last = self.more.last().or(self.first.as_ref());
-        // The stored length, not `slots.len()`: a shared borrow of the whole
-        // slice would alias the running tasks, which may hold `&mut` into
-        // themselves across an await (Stacked Borrows rejects that).
-        last.is_some_and(|block| self.fresh < block.len)
+        last.is_some_and(|block| block.slots.len() < block.len)
     }
 
     fn block_count(&self) -> usize {
@@ -243,7 +258,6 @@ impl<F> Slots<F> {
         debug_assert!(!self.has_fresh());
         let capacity = capacity.clamp(1, MAX_CAPACITY);
         let block = Block::new(capacity);
-        self.fresh = 0;
         self.capacity += capacity;
         if self.first.is_none() {
             self.first = Some(block);
@@ -258,24 +272,32 @@ impl<F> Slots<F> {
 
     /// Puts a task in a free slot. There must be one ([`Slots::has_free`]).
     pub(crate) fn insert(&mut self, index: usize, task: F) -> SlotId {
-        let id = if self.has_fresh() {
-            let id = SlotId {
-                block: (self.block_count() - 1) as u32,
-                slot: self.fresh as u32,
-            };
-            self.fresh += 1;
-            id
-        } else {
-            let id = self.free.expect("fanout: insert without a free slot");
-            let Slot::Free(next) = self.block(id.block as usize).slots[id.slot as usize] else {
-                unreachable!("fanout: the free list points at a busy slot")
-            };
-            self.free = next;
-            self.reused = true;
-            id
+        // Never-used slots first: in a batch without a limit, task `i` then
+        // sits in slot `i`, and slot order is index order.
+        let last = self.block_count().wrapping_sub(1);
+        if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
+            let slot = block.slots.len();
+            if slot < block.len {
+                block.ready.prepare(slot);
+                // Within the capacity: the `Vec` does not reallocate, so no
+                // running task moves (invariant 1).
+                block.slots.push(Slot::Running(index, task));
+                self.running += 1;
+                return SlotId {
+                    block: last as u32,
+                    slot: slot as u32,
+                };
+            }
+        }
+        let id = self.free.expect("fanout: insert without a free slot");
+        let slot = self.block_mut(id.block as usize).slot_mut(id.slot as usize);
+        let Slot::Free(next) = *slot else {
+            unreachable!("fanout: the free list points at a busy slot")
         };
         // Invariant 1: the slot is free, so nothing pinned is overwritten.
-        self.block_mut(id.block as usize).slots[id.slot as usize] = Slot::Running(index, task);
+        *slot = Slot::Running(index, task);
+        self.free = next;
+        self.reused = true;
         self.running += 1;
         id
     }
@@ -382,6 +404,59 @@ impl<F> Slots<F> {
 }
 
 impl<F: Future> Slots<F> {
+    /// Puts task `index` in a free slot and polls it for the first time.
+    /// Gives the task back if every slot is in use (grow, then call again).
+    ///
+    /// A task that finishes on this first poll is dropped in place and its
+    /// slot is free again at once; if the slot was never used before, it goes
+    /// back to being never used, so a batch of tasks that finish at once keeps
+    /// reusing one slot and slot order stays index order.
+    #[inline]
+    pub(crate) fn start(&mut self, index: usize, task: F) -> Result<Polled<F::Output>, F> {
+        if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
+            let slot = block.slots.len();
+            if slot < block.len {
+                // Never-used slots first: in a batch without a limit, task `i`
+                // then sits in slot `i`, and slot order is index order.
+                block.ready.prepare(slot);
+                // Within the capacity: the `Vec` does not reallocate, so no
+                // running task moves (invariant 1).
+                block.slots.push(Slot::Running(index, task));
+                let Slot::Running(_, task) = slot_mut(&mut block.slots, slot) else {
+                    unreachable!()
+                };
+                // SAFETY: invariant 1: the future stays where it is until it
+                // is dropped in place.
+                let task = unsafe { Pin::new_unchecked(task) };
+                let waker = block.ready.waker(slot);
+                return Ok(match task.poll(&mut Context::from_waker(&waker)) {
+                    Poll::Pending => {
+                        self.running += 1;
+                        Polled::Pending
+                    }
+                    Poll::Ready(output) => {
+                        // Dropped in place (invariant 1); the slot is never-used again.
+                        block.slots.truncate(slot);
+                        Polled::Ready(index, output)
+                    }
+                });
+            }
+        }
+        let Some(id) = self.free else {
+            return Err(task);
+        };
+        let slot = self.block_mut(id.block as usize).slot_mut(id.slot as usize);
+        let Slot::Free(next) = *slot else {
+            unreachable!("fanout: the free list points at a busy slot")
+        };
+        // Invariant 1: the slot is free, so nothing pinned is overwritten.
+        *slot = Slot::Running(index, task);
+        self.free = next;
+        self.reused = true;
+        self.running += 1;
+        Ok(self.poll(id))
+    }
+
     /// Polls the task in `id`, with that slot's own waker. A finished task's
     /// slot is freed at once (its future dropped in place).
     #[inline]
@@ -391,7 +466,11 @@ impl<F: Future> Slots<F> {
             b => self.more.get_mut(b as usize - 1),
         }
         .expect("fanout: slot in a missing block");
-        let slot = &mut block.slots[id.slot as usize];
+        if id.slot as usize >= block.slots.len() {
+            // A stale wake of a slot given back by `unuse_fresh`.
+            return Polled::Idle;
+        }
+        let slot = slot_mut(&mut block.slots, id.slot as usize);
         let Slot::Running(index, task) = slot else {
             return Polled::Idle;
         };

@@ -69,7 +69,7 @@ fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
 #[test]
 fn wakes_come_out_once_each_in_slot_order() {
     for &n in SIZES {
-        let set = ReadySet::new(n);
+        let set = ReadySet::prepared(n);
         let (count, parent) = counting_waker();
         set.register(&parent);
         let order = shuffled(n, n as u64 + 1);
@@ -89,7 +89,7 @@ fn wakes_come_out_once_each_in_slot_order() {
 #[test]
 fn a_round_is_one_snapshot_later_wakes_go_to_the_next() {
     let n = SIZES[SIZES.len() - 1];
-    let set = ReadySet::new(n);
+    let set = ReadySet::prepared(n);
     for slot in [0, n / 2] {
         set.waker(slot).wake_by_ref();
     }
@@ -113,7 +113,7 @@ fn a_round_is_one_snapshot_later_wakes_go_to_the_next() {
 
 #[test]
 fn cloned_wakers_outlive_the_set_and_wake_harmlessly() {
-    let set = ReadySet::new(3);
+    let set = ReadySet::prepared(3);
     let (count, parent) = counting_waker();
     set.register(&parent);
     let kept: Vec<Waker> = (0..3).map(|slot| set.waker(slot).clone()).collect();
@@ -133,7 +133,7 @@ fn cloned_wakers_outlive_the_set_and_wake_harmlessly() {
 fn wakes_from_other_threads_are_never_lost() {
     let n = if cfg!(miri) { 40 } else { 5_000 };
     let threads = 4;
-    let set = ReadySet::new(n);
+    let set = ReadySet::prepared(n);
     let (_, parent) = counting_waker();
     set.register(&parent);
     let wakers: Vec<Waker> = (0..n).map(|slot| set.waker(slot).clone()).collect();
