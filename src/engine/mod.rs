@@ -484,6 +484,11 @@ impl<S: Source, C: Signal> Engine<S, C> {
                             continue;
                         }
                         core.round_found = core.rounds.found();
+                        if core.parked.is_empty() {
+                            // Nothing to hand out: straight back to filling.
+                            core.step = Step::Fill;
+                            continue;
+                        }
                         if core.parked.len() > 1 {
                             core.parked
                                 .sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));

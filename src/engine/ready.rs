@@ -237,30 +237,39 @@ impl ReadySet {
         if top_word.load(Ordering::Acquire) == 0 {
             return;
         }
-        let bits = self.take_word(top, 0);
-        self.take_below(tag, top, 0, bits, out);
-    }
-
-    fn take_below(
-        &self,
-        tag: u32,
-        level: usize,
-        word: usize,
-        bits: usize,
-        out: &mut Vec<(u32, usize, usize)>,
-    ) {
-        if level == 0 {
+        // Acquire: see everything a waker did before it set a bit we take.
+        let bits = top_word.swap(0, Ordering::AcqRel);
+        if top == 0 {
             if bits != 0 {
-                out.push((tag, word, bits));
+                out.push((tag, 0, bits));
             }
             return;
         }
-        let mut rest = bits;
-        while rest != 0 {
+        // A depth-first walk without recursion: `pending[level]` is the word
+        // of that level being walked and the bits of it not visited yet.
+        let mut pending = [(0usize, 0usize); MAX_LEVELS];
+        pending[top] = (0, bits);
+        let mut level = top;
+        loop {
+            let (word, rest) = pending[level];
+            if rest == 0 {
+                if level == top {
+                    return;
+                }
+                level += 1;
+                continue;
+            }
+            pending[level].1 = rest & (rest - 1);
             let child = word * BITS + rest.trailing_zeros() as usize;
-            rest &= rest - 1;
             let child_bits = self.take_word(level - 1, child);
-            self.take_below(tag, level - 1, child, child_bits, out);
+            if level == 1 {
+                if child_bits != 0 {
+                    out.push((tag, child, child_bits));
+                }
+            } else {
+                level -= 1;
+                pending[level] = (child, child_bits);
+            }
         }
     }
 
