@@ -1,7 +1,8 @@
 //! Regression tests for bugs found in review: each failed before its fix
 //! (lost wakes through a parked stream source and a resumed round, an
 //! async processor that never yielded, a budget top-up that pulled past a
-//! fault).
+//! fault), and the documented cost of slot reuse (a stale waker polls the
+//! slot's next task once).
 
 use futures::Stream;
 use std::cell::{Cell, RefCell};
@@ -202,4 +203,44 @@ fn when_each_over_stream_loses_the_source_wake() {
         "got {r:?}; wakes since: {}",
         after - before - 1
     );
+}
+
+/// A task that finishes on its first poll gives its never-used slot back, so
+/// the next task takes the same slot. A clone of the first task's waker, woken
+/// later, then reaches the second task: one spurious poll (which the `Future`
+/// contract allows), never a lost or misrouted outcome.
+#[test]
+fn stale_waker_of_an_instantly_ready_task_polls_its_successor_once() {
+    let left_behind: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let gate = Gate::default();
+    let polls = Rc::new(Cell::new(0));
+    let first = {
+        let left_behind = left_behind.clone();
+        futures::future::poll_fn(move |cx| {
+            *left_behind.borrow_mut() = Some(cx.waker().clone());
+            Poll::Ready(0)
+        })
+    };
+    let second = {
+        let (gate, polls) = (gate.clone(), polls.clone());
+        let mut inner = GateFut(gate, 1);
+        futures::future::poll_fn(move |cx| {
+            polls.set(polls.get() + 1);
+            Pin::new(&mut inner).poll(cx)
+        })
+    };
+    type Task = Pin<Box<dyn Future<Output = usize>>>;
+    let tasks: Vec<Task> = vec![Box::pin(first), Box::pin(second)];
+    let mut batch = pin!(fanout::join_all(tasks));
+    let (_, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    assert!(batch.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(polls.get(), 1);
+    // The first task's stale waker: the second task is polled once, spuriously.
+    left_behind.borrow_mut().take().unwrap().wake();
+    assert!(batch.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(polls.get(), 2);
+    gate.open();
+    assert_eq!(batch.as_mut().poll(&mut cx), Poll::Ready(vec![0, 1]));
+    assert_eq!(polls.get(), 3);
 }
