@@ -213,9 +213,9 @@ fn render(groups: &[Group]) -> String {
     _ = writeln!(w, "## Summary\n");
     _ = writeln!(
         w,
-        "| scenario | group | fastest fanout | fastest peer | vs fastest peer | fanout wins? |"
+        "| scenario | group | fastest fanout | fastest peer | vs fastest peer | fanout faster? | contract (≥ 1.3×) met? |"
     );
-    _ = writeln!(w, "| --- | --- | --- | --- | --- | --- |");
+    _ = writeln!(w, "| --- | --- | --- | --- | --- | --- | --- |");
     for group in groups {
         let (Some(fanout), Some(peer)) = (group.fastest(Kind::Fanout), group.fastest(Kind::Peer))
         else {
@@ -224,7 +224,7 @@ fn render(groups: &[Group]) -> String {
         let (f, p) = (fanout.median.unwrap(), peer.median.unwrap());
         _ = writeln!(
             w,
-            "| {} | `{}` | `{}` {} | `{}` {} | {:.2}× | {} |",
+            "| {} | `{}` | `{}` {} | `{}` {} | {:.2}× | {} | {} |",
             title(&group.name),
             group.name,
             fanout.record.id,
@@ -232,7 +232,9 @@ fn render(groups: &[Group]) -> String {
             peer.record.id,
             time(p),
             p / f,
-            if f < p { "yes" } else { "no" }
+            if f < p { "yes" } else { "no" },
+            // The performance contract: at least 1.3 times the fastest peer.
+            if p / f >= 1.3 { "yes" } else { "**no**" }
         );
     }
     _ = writeln!(w);
