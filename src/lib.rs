@@ -156,6 +156,8 @@ mod first_ok;
 mod for_each;
 mod for_each_async;
 mod join_all;
+#[cfg(all(test, not(fanout_loom)))]
+mod leaks;
 mod ordered;
 mod outcome;
 mod settle_all;
