@@ -141,20 +141,45 @@
 //!   implement `core::error::Error` either way. It exists so that std-only
 //!   conveniences can come later without breaking `default-features = false`
 //!   users.
+//! - `portable-atomic`: take every atomic and `Arc` from
+//!   [`portable-atomic`](https://docs.rs/portable-atomic) and
+//!   [`portable-atomic-util`](https://docs.rs/portable-atomic-util) instead of
+//!   `core` and `alloc`, for targets without atomic compare-and-swap
+//!   (`thumbv6m-none-eabi`, `riscv32imc-unknown-none-elf`, ...). All of the
+//!   crate's synchronization goes through one internal shim, so this one switch
+//!   covers it all; on targets that have compare-and-swap it changes nothing
+//!   but where the types come from.
+//!
+//!   fanout never chooses *how* `portable-atomic` provides compare-and-swap on
+//!   such a target: that is the final binary's decision, made once for every
+//!   crate in it. Enable `portable-atomic`'s `critical-section` feature and
+//!   provide a [`critical-section`](https://docs.rs/critical-section)
+//!   implementation (multi-core chips, or code running unprivileged), or its
+//!   `unsafe-assume-single-core` feature (single-core chips in privileged mode:
+//!   interrupts are masked around each operation). `ci/nostd`, the firmware
+//!   crate `ci/test` builds for `thumbv6m-none-eabi`, takes the second: it
+//!   needs no other crate.
 //!
 //! Without `std` the crate needs only `alloc` and atomic word operations
-//! (`fetch_or`, `swap`, compare-and-swap); wakers work the same with and
-//! without `std`.
+//! (`fetch_or`, `swap`, compare-and-swap, native or through
+//! `portable-atomic`); wakers work the same with and without `std`. A target
+//! without compare-and-swap and without the `portable-atomic` feature gets one
+//! compile error that says so.
 //!
 //! # Dependencies
 //!
 //! `futures-core` (the `Stream` and `FusedFuture` traits every async user
 //! already has) and `pin-project-lite` (safe pin projections, no proc macro).
+//! Only with the `portable-atomic` feature: `portable-atomic` (the atomics,
+//! emulated where the target lacks compare-and-swap) and
+//! `portable-atomic-util` (its `Arc` and `Weak`: `alloc::sync` does not exist
+//! on such targets, and the cancellation tokens share their state through
+//! `Arc`). None of them needs `std`.
 #![no_std]
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -166,6 +191,8 @@ mod first_ok;
 mod for_each;
 mod for_each_async;
 mod join_all;
+#[cfg(all(test, not(fanout_loom)))]
+mod leaks;
 mod ordered;
 mod outcome;
 mod settle_all;

@@ -1,16 +1,45 @@
-//! The one door through which every atomic and interior-mutable cell enters the
-//! crate.
+//! The one door through which every atomic, reference count and
+//! interior-mutable cell enters the crate.
 //!
-//! Under `cfg(fanout_loom)` the same names come from `loom`, so the lock-free parts
-//! (the ready set and the parent waker) are model-checked with the very code that
-//! ships. Nothing outside this module names `core::sync::atomic` or
+//! - By default the atomics come from `core::sync::atomic` and `Arc` from
+//!   `alloc::sync`.
+//! - With the `portable-atomic` feature they come from `portable-atomic` and
+//!   `portable-atomic-util`, so the crate builds for targets without
+//!   compare-and-swap (`thumbv6m-none-eabi`, where `alloc::sync` does not
+//!   exist) — the same code, one switch.
+//! - Under `cfg(fanout_loom)` the atomics and the cell come from `loom`, so the
+//!   lock-free parts (the ready set, the parent waker, the cancellation node)
+//!   are model-checked with the very code that ships. (`Arc` stays
+//!   `alloc::sync::Arc` there: loom's lacks `new_cyclic` and `Weak`.)
+//!
+//! Nothing outside this module names `core::sync::atomic`, `alloc::sync` or
 //! `core::cell::UnsafeCell` directly.
 
-#[cfg(not(fanout_loom))]
+#[cfg(all(not(fanout_loom), not(feature = "portable-atomic")))]
 pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(all(
+    not(fanout_loom),
+    not(feature = "portable-atomic"),
+    not(target_has_atomic = "ptr")
+))]
+compile_error!(
+    "fanout: this target has no atomic compare-and-swap; enable fanout's \
+     `portable-atomic` feature, and in your binary choose how portable-atomic \
+     provides it (its `critical-section` or `unsafe-assume-single-core` feature)"
+);
+
+#[cfg(all(not(fanout_loom), feature = "portable-atomic"))]
+pub(crate) use portable_atomic::{AtomicUsize, Ordering};
 
 #[cfg(fanout_loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(any(fanout_loom, not(feature = "portable-atomic")))]
+pub(crate) use alloc::sync::{Arc, Weak};
+
+#[cfg(all(not(fanout_loom), feature = "portable-atomic"))]
+pub(crate) use portable_atomic_util::{Arc, Weak};
 
 /// An `UnsafeCell` with loom's closure-based API, so one body compiles both ways.
 #[cfg(not(fanout_loom))]

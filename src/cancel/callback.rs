@@ -2,8 +2,8 @@
 
 use super::node::{Inserted, Node};
 use super::token::CancelToken;
+use crate::sync::Arc;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use core::fmt;
 
 impl CancelToken {

@@ -1,5 +1,7 @@
 //! Loom models of the cancellation tokens: cancel racing a waiter's
-//! registration, a callback's registration, and a child's drop.
+//! registration, a waiter's drop, a callback's registration, and a child's
+//! drop. Together they check the lock bit of `node.rs` (invariants 1 and 3):
+//! no registration is lost, none is delivered twice, nothing is left behind.
 
 use super::{CancelSource, CancelToken};
 use alloc::task::Wake;
@@ -45,6 +47,29 @@ fn cancel_racing_a_waiter() {
         });
         source.cancel();
         t.join().unwrap();
+    });
+}
+
+/// A waiter that registered and is then dropped on one thread while another
+/// thread cancels: its waker is woken at most once, and once both are done no
+/// clone of it is left anywhere (delivered and dropped, or unregistered).
+#[test]
+fn a_waiter_dropped_while_the_source_cancels() {
+    loom::model(|| {
+        let source = CancelSource::new();
+        let token = source.token();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let t = thread::spawn(move || {
+            let mut cx = Context::from_waker(&waker);
+            let mut wait = pin!(token.canceled());
+            let _ = wait.as_mut().poll(&mut cx);
+        });
+        source.cancel();
+        t.join().unwrap();
+        assert!(count.0.load(Ordering::SeqCst) <= 1);
+        drop(source);
+        assert_eq!(Arc::strong_count(&count), 1);
     });
 }
 

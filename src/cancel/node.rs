@@ -27,9 +27,8 @@
 //!    `CANCELED` under the lock).
 //! 4. Entries are delivered outside the lock, in reverse registration order.
 
-use crate::sync::{spin_loop, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{spin_loop, Arc, AtomicUsize, Ordering, UnsafeCell, Weak};
 use alloc::boxed::Box;
-use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::task::Waker;
 

@@ -1,7 +1,7 @@
 //! `CancelSource` and `CancelToken`: who may cancel, and who may watch.
 
 use super::node::{Inserted, Node};
-use alloc::sync::Arc;
+use crate::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;

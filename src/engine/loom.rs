@@ -1,6 +1,18 @@
 //! Loom models of the ready set and the parent waker: every interleaving of
 //! wakes from other threads against the engine's register-then-take rounds.
-//! Run by `ci/test` as `RUSTFLAGS="--cfg fanout_loom" cargo test --lib --release`.
+//! Run by `ci/test loom` as
+//! `RUSTFLAGS="--cfg fanout_loom" cargo test --lib --release`.
+//!
+//! The three properties the engine relies on, one model each, plus one for
+//! deduplication:
+//!
+//! 1. several threads waking while the engine drains lose no wake
+//!    ([`wakes_racing_a_round_are_never_lost`]);
+//! 2. the per-slot queued flag never swallows a wake the engine has not seen
+//!    ([`the_queued_flag_never_loses_a_wake`]);
+//! 3. a wake after the batch is dropped is harmless
+//!    ([`a_wake_after_the_batch_is_dropped`]);
+//! 4. a slot woken twice at once is queued once ([`a_slot_is_queued_once`]).
 
 use super::ready::{ReadySet, BITS};
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -31,10 +43,10 @@ fn drain(set: &ReadySet, seen: &mut Vec<usize>) {
     }
 }
 
-/// Two threads wake two slots of a two-level set (65 slots: leaves and a top)
-/// while the engine registers and drains. Whatever the interleaving: a wake
-/// that the first round missed has woken the parent, and every slot is seen
-/// exactly once.
+/// Property 1: two threads wake two slots of a two-level set (65 slots:
+/// leaves and a top word) while the engine registers and drains. Whatever the
+/// interleaving: a wake that the first round missed has woken the parent, and
+/// every slot is seen exactly once.
 #[test]
 fn wakes_racing_a_round_are_never_lost() {
     loom::model(|| {
@@ -66,7 +78,44 @@ fn wakes_racing_a_round_are_never_lost() {
     });
 }
 
-/// The same slot woken from two threads at once is queued once.
+/// Property 2: the queued flag never loses a wake. Slot 64 is already queued
+/// (its flag is set) when another thread publishes a value and wakes the slot
+/// again, while the engine registers, takes a round and "polls" the slot (reads
+/// the value). If the poll missed the value, the second wake was not absorbed
+/// by the flag the engine had just cleared: the slot is queued again, and the
+/// engine's waker was woken so that it comes back for it.
+#[test]
+fn the_queued_flag_never_loses_a_wake() {
+    loom::model(|| {
+        let set = ReadySet::prepared(65);
+        let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
+        let parent_waker = Waker::from(parent.clone());
+        let value = Arc::new(AtomicUsize::new(0));
+        let waker = set.waker(64).clone();
+        waker.wake_by_ref();
+        let t = {
+            let value = value.clone();
+            thread::spawn(move || {
+                value.store(1, Ordering::Release);
+                waker.wake();
+            })
+        };
+        set.register(&parent_waker);
+        let mut seen = Vec::new();
+        drain(&set, &mut seen);
+        assert_eq!(seen, [64]);
+        let polled = value.load(Ordering::Acquire);
+        t.join().unwrap();
+        let mut again = Vec::new();
+        drain(&set, &mut again);
+        if polled == 0 {
+            assert_eq!(again, [64]);
+            assert_eq!(parent.0.load(Ordering::SeqCst), 1);
+        }
+    });
+}
+
+/// Property 4: the same slot woken from two threads at once is queued once.
 #[test]
 fn a_slot_is_queued_once() {
     loom::model(|| {
@@ -82,16 +131,36 @@ fn a_slot_is_queued_once() {
     });
 }
 
-/// A waker cloned from the set and woken on another thread while the engine
-/// drops the set: no use after free, the last reference frees it.
+/// Property 3: a wake after the batch is dropped. A clone of a slot's waker
+/// outlives the engine's set and is woken (and dropped) on another thread
+/// while, or after, the engine drops the set. In every interleaving the
+/// reference count frees the allocation exactly once, a wake that begins after
+/// the drop returned does not wake the engine's task (the set forgot it), and
+/// no clone of the engine's waker is left behind.
 #[test]
-fn a_wake_racing_the_drop_of_the_batch() {
+fn a_wake_after_the_batch_is_dropped() {
     loom::model(|| {
         let set = ReadySet::prepared(1);
+        let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
+        let parent_waker = Waker::from(parent.clone());
+        set.register(&parent_waker);
+        let dropped = Arc::new(AtomicUsize::new(0));
         let waker = set.waker(0).clone();
-        let t = thread::spawn(move || waker.wake());
+        let t = {
+            let (dropped, parent) = (dropped.clone(), parent.clone());
+            thread::spawn(move || {
+                let after = dropped.load(Ordering::SeqCst) == 1;
+                waker.wake();
+                if after {
+                    assert_eq!(parent.0.load(Ordering::SeqCst), 0);
+                }
+            })
+        };
         drop(set);
+        dropped.store(1, Ordering::SeqCst);
         t.join().unwrap();
+        drop(parent_waker);
+        assert_eq!(std::sync::Arc::strong_count(&parent), 1);
     });
 }
 

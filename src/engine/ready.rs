@@ -8,7 +8,7 @@
 //! ```text
 //! +--------+-------------------------+------------------------------------+
 //! | Header | items: [u32; capacity]  | words: [AtomicUsize; total_words]  |
-//! | refs   | items[i] == i           | level 0 (leaves): 1 bit per slot   |
+//! | refs   | items[i] == i once used | level 0 (leaves): 1 bit per slot   |
 //! | parent |                         | level 1: 1 bit per level-0 word    |
 //! | ...    | (a slot's waker points  | ... up to one top word             |
 //! |        |  at its item)           |                                    |
@@ -37,8 +37,11 @@
 //!
 //! 1. The allocation lives while `refs > 0`; the engine's [`ReadySet`] holds one
 //!    reference and every cloned waker holds one.
-//! 2. `items` and the header's plain fields are written once, before the first
-//!    waker exists, and never again.
+//! 2. The header's plain fields are written once, before the first waker
+//!    exists, and never again; `items[i]` is written (always with `i`) by
+//!    [`ReadySet::prepare`] before slot `i`'s first waker exists. The words
+//!    start zeroed (a `core::sync::atomic::AtomicUsize` of 0 is all-zero
+//!    bytes; loom's and `portable-atomic`'s are built one by one).
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
@@ -152,8 +155,9 @@ impl ReadySet {
                 capacity,
                 layout,
             });
-            // Under loom an atomic is not plain memory: build each one.
-            #[cfg(fanout_loom)]
+            // Under loom an atomic is not plain memory, and `portable-atomic`
+            // does not promise its layout: build each one there.
+            #[cfg(any(fanout_loom, feature = "portable-atomic"))]
             {
                 let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
                 for w in 0..total_words {

@@ -16,6 +16,10 @@ use core::task::{Context, Poll, Waker};
 
 extern crate std;
 
+/// The threaded tests of the ready set, which `ci/test miri` also runs under
+/// many schedules (`-Zmiri-many-seeds`).
+mod threads;
+
 /// Sizes that cover one, two and three levels of the bit set (with 64-bit
 /// words) but stay quick under Miri.
 #[cfg(not(miri))]
@@ -127,40 +131,6 @@ fn cloned_wakers_outlive_the_set_and_wake_harmlessly() {
     drop(also);
     // The dropped set forgot its parent waker: nothing reached it.
     assert_eq!(count.0.load(Ordering::SeqCst), 0);
-}
-
-#[test]
-fn wakes_from_other_threads_are_never_lost() {
-    let n = if cfg!(miri) { 40 } else { 5_000 };
-    let threads = 4;
-    let set = ReadySet::prepared(n);
-    let (_, parent) = counting_waker();
-    set.register(&parent);
-    let wakers: Vec<Waker> = (0..n).map(|slot| set.waker(slot).clone()).collect();
-    let wakers = Arc::new(wakers);
-    let mut seen = alloc::vec![0usize; n];
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            let wakers = wakers.clone();
-            scope.spawn(move || {
-                for slot in (t..n).step_by(threads) {
-                    wakers[slot].wake_by_ref();
-                }
-            });
-        }
-        // Drain concurrently with the wakers.
-        for _ in 0..50 {
-            for slot in drain(&set) {
-                seen[slot] += 1;
-            }
-        }
-    });
-    for slot in drain(&set) {
-        seen[slot] += 1;
-    }
-    // Each slot was woken once, so it is seen exactly once: never lost, never
-    // doubled.
-    assert!(seen.iter().all(|&s| s == 1));
 }
 
 #[test]
