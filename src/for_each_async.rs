@@ -172,6 +172,16 @@ where
     /// [`WhenAll::fail_fast`](crate::WhenAll::fail_fast). Values already in the
     /// backlog are still processed.
     ///
+    /// # Cancellation
+    ///
+    /// Fail-fast cancels the *tasks*, never the processor: a processor call
+    /// already running is the caller's own code, and it runs to its end (as a
+    /// `Parallel.ForEachAsync` body observes its token rather than being
+    /// aborted). So a processor call that never finishes keeps the batch from
+    /// resolving even after a fault; give it a token (a
+    /// [`CancelToken`](crate::cancel::CancelToken) it awaits, or
+    /// [`graceful`](Self::graceful)) if it may wait forever.
+    ///
     /// ```
     /// let jobs = (0..10).map(|i| async move { if i == 0 { Err("boom") } else { Ok(i) } });
     /// let batch = fanout::for_each_async(jobs, |_, _| async {}).limit(1).fail_fast();
