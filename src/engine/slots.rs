@@ -332,32 +332,34 @@ impl<F> Slots<F> {
 
     /// Takes the index of one task dropped by [`Slots::drop_running`], lowest
     /// slot first, and frees its slot.
+    #[inline]
     pub(crate) fn take_dropped(&mut self) -> Option<usize> {
-        while self.scan.0 < self.block_count() {
-            let (b, start) = self.scan;
-            let free = self.free;
-            let block = self.block_mut(b);
-            let found = block.slots[start..]
-                .iter()
-                .position(|slot| matches!(slot, Slot::Dropped(_)));
-            let Some(offset) = found else {
-                self.scan = (b + 1, 0);
-                continue;
-            };
-            let s = start + offset;
-            let Slot::Dropped(index) = block.slots[s] else {
-                unreachable!()
-            };
-            block.slots[s] = Slot::Free(free);
-            self.free = Some(SlotId {
-                block: b as u32,
-                slot: s as u32,
-            });
-            self.scan = (b, s + 1);
-            self.dropped -= 1;
-            return Some(index);
+        if self.dropped == 0 {
+            return None;
         }
-        None
+        loop {
+            let (b, mut s) = self.scan;
+            let block = match b {
+                0 => self.first.as_mut(),
+                b => self.more.get_mut(b - 1),
+            }
+            .expect("fanout: fewer dropped tasks than counted");
+            while s < block.slots.len() {
+                let slot = slot_mut(&mut block.slots, s);
+                if let Slot::Dropped(index) = *slot {
+                    *slot = Slot::Free(self.free);
+                    self.free = Some(SlotId {
+                        block: b as u32,
+                        slot: s as u32,
+                    });
+                    self.scan = (b, s + 1);
+                    self.dropped -= 1;
+                    return Some(index);
+                }
+                s += 1;
+            }
+            self.scan = (b + 1, 0);
+        }
     }
 
     /// The next woken slot of the round, in slot order; `None` when the round
@@ -411,7 +413,7 @@ impl<F: Future> Slots<F> {
     /// slot is free again at once; if the slot was never used before, it goes
     /// back to being never used, so a batch of tasks that finish at once keeps
     /// reusing one slot and slot order stays index order.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn start(&mut self, index: usize, task: F) -> Result<Polled<F::Output>, F> {
         if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
             let slot = block.slots.len();
