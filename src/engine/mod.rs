@@ -449,7 +449,14 @@ impl<S: Source, C: Signal> Engine<S, C> {
                             continue;
                         }
                         // Nothing more to pull now.
-                        let idle = !core.filled && !core.round_found && core.rounds.walked();
+                        // Idle when a whole round, taken after this turn's
+                        // waker was registered, found nothing — or found
+                        // tasks, but nothing has been woken since (a look at
+                        // the sets' top words instead of a whole confirming
+                        // round: a wake after the look wakes us anyway).
+                        let idle = !core.filled
+                            && core.rounds.walked()
+                            && (!core.round_found || !core.slots.any_woken());
                         core.filled = false;
                         core.quota = None;
                         if idle {

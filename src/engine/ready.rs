@@ -224,6 +224,16 @@ impl ReadySet {
         self.header().parent.register(waker);
     }
 
+    /// Whether a slot has been woken since the set was last taken: a plain
+    /// load of the top word (a wake after it wakes the registered parent).
+    #[inline]
+    pub(crate) fn any_woken(&self) -> bool {
+        let header = self.header();
+        // SAFETY: the top word is the last of the initialized atomics.
+        let top_word = unsafe { &*words_ptr(self.header).add(header.total_words - 1) };
+        top_word.load(Ordering::Acquire) != 0
+    }
+
     /// Takes the whole set for a new round, top down: every word whose bit it
     /// took is taken in turn, and each non-empty leaf word is pushed onto
     /// `out` as `(tag, leaf word index, bits)`, in slot order. A wake after
@@ -243,14 +253,33 @@ impl ReadySet {
         }
         // Acquire: see everything a waker did before it set a bit we take.
         let bits = top_word.swap(0, Ordering::AcqRel);
-        if top == 0 {
-            if bits != 0 {
-                out.push((tag, 0, bits));
+        match top {
+            0 => {
+                if bits != 0 {
+                    out.push((tag, 0, bits));
+                }
+                return;
             }
-            return;
+            // Up to 4,096 slots: the leaves are right below the top.
+            1 => {
+                self.take_leaves(tag, 0, bits, out);
+                return;
+            }
+            // Up to 262,144 slots.
+            2 => {
+                let mut rest = bits;
+                while rest != 0 {
+                    let child = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    let child_bits = self.take_word(1, child);
+                    self.take_leaves(tag, child, child_bits, out);
+                }
+                return;
+            }
+            _ => {}
         }
-        // A depth-first walk without recursion: `pending[level]` is the word
-        // of that level being walked and the bits of it not visited yet.
+        // Deeper sets: a depth-first walk without recursion; `pending[level]`
+        // is the word of that level being walked and its bits not visited yet.
         let mut pending = [(0usize, 0usize); MAX_LEVELS];
         pending[top] = (0, bits);
         let mut level = top;
@@ -273,6 +302,21 @@ impl ReadySet {
             } else {
                 level -= 1;
                 pending[level] = (child, child_bits);
+            }
+        }
+    }
+
+    /// Takes the leaf words below word `word` of level 1 whose bits are in
+    /// `bits` (already taken), pushing the non-empty ones.
+    #[inline(always)]
+    fn take_leaves(&self, tag: u32, word: usize, bits: usize, out: &mut Vec<(u32, usize, usize)>) {
+        let mut rest = bits;
+        while rest != 0 {
+            let leaf = word * BITS + rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let leaf_bits = self.take_word(0, leaf);
+            if leaf_bits != 0 {
+                out.push((tag, leaf, leaf_bits));
             }
         }
     }

@@ -362,13 +362,47 @@ impl<F> Slots<F> {
         }
     }
 
+    /// Whether any slot has been woken since its block was last taken. Only
+    /// meaningful after this turn's waker is registered with every block.
+    #[inline]
+    pub(crate) fn any_woken(&self) -> bool {
+        self.first
+            .iter()
+            .chain(self.more.iter())
+            .any(|block| block.ready.any_woken())
+    }
+
     /// The next woken slot of the round, in slot order; `None` when the round
     /// is over (`rounds.found` then says whether it saw anything). The first
     /// call of a round takes every block's ready set at once — registering
     /// `waker` with each block first, once per turn, so a wake the snapshot
     /// misses still reaches the engine.
+    #[inline(always)]
     pub(crate) fn next_woken(&self, rounds: &mut Rounds, waker: &Waker) -> Option<SlotId> {
         if !rounds.started {
+            self.take_round(rounds, waker);
+        }
+        while let Some(entry) = rounds.taken.get_mut(rounds.pos) {
+            let (block, word, bits) = *entry;
+            if bits == 0 {
+                rounds.pos += 1;
+                continue;
+            }
+            entry.2 = bits & (bits - 1);
+            rounds.found = true;
+            return Some(SlotId {
+                block,
+                slot: (word * BITS + bits.trailing_zeros() as usize) as u32,
+            });
+        }
+        None
+    }
+
+    /// Starts a round: see [`Slots::next_woken`]. Out of line, so that the
+    /// walk through a round stays small where it is inlined.
+    #[inline(never)]
+    fn take_round(&self, rounds: &mut Rounds, waker: &Waker) {
+        {
             rounds.taken.clear();
             rounds.pos = 0;
             // At most one entry per leaf word: one allocation for the batch
@@ -388,20 +422,6 @@ impl<F> Slots<F> {
             rounds.started = true;
             rounds.walked = true;
         }
-        while let Some(entry) = rounds.taken.get_mut(rounds.pos) {
-            let (block, word, bits) = *entry;
-            if bits == 0 {
-                rounds.pos += 1;
-                continue;
-            }
-            entry.2 = bits & (bits - 1);
-            rounds.found = true;
-            return Some(SlotId {
-                block,
-                slot: (word * BITS + bits.trailing_zeros() as usize) as u32,
-            });
-        }
-        None
     }
 }
 
@@ -461,7 +481,7 @@ impl<F: Future> Slots<F> {
 
     /// Polls the task in `id`, with that slot's own waker. A finished task's
     /// slot is freed at once (its future dropped in place).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll(&mut self, id: SlotId) -> Polled<F::Output> {
         let block = match id.block {
             0 => self.first.as_mut(),
