@@ -71,20 +71,92 @@ use futures::Stream;
 
 use crate::support::{Gate, GateFuture, PollCounter};
 
-/// An executor that can run a future to completion on the current thread.
+/// A task handed to [`Runtime::spawn_task`]: boxed, `Send`, `'static`.
+pub type SpawnedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// An executor that can run a future to completion on the current thread,
+/// and, where it offers it, run other futures as tasks of their own.
 pub trait Runtime {
     /// Runs `fut` to completion and returns its output. A panic of `fut`
     /// propagates out of this call.
     fn block_on<F: Future>(&self, fut: F) -> F::Output;
+
+    /// Runs `task` as a task of its own (on another thread, where the
+    /// runtime has a pool), or gives it back if the runtime cannot spawn.
+    /// Called only from inside a future run by [`Runtime::block_on`].
+    /// The default cannot spawn.
+    fn spawn_task(&self, task: SpawnedTask) -> Result<(), SpawnedTask> {
+        Err(task)
+    }
+
+    /// Runs `fut` as a task of its own and returns a handle that resolves to
+    /// its output (a panic of `fut` comes out of the handle's poll). On a
+    /// runtime that cannot spawn, `fut` runs inside the handle when the handle
+    /// is polled, so a body that `join`s its handles runs everywhere.
+    /// Call it only from inside a future run by [`Runtime::block_on`].
+    fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        Self: Sized,
+    {
+        use futures::FutureExt;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let task: SpawnedTask = Box::pin(async move {
+            let out = std::panic::AssertUnwindSafe(fut).catch_unwind().await;
+            let _ = tx.send(out);
+        });
+        match self.spawn_task(task) {
+            Ok(()) => JoinHandle { inline: None, rx },
+            Err(task) => JoinHandle {
+                inline: Some(task),
+                rx,
+            },
+        }
+    }
 }
 
-/// The deterministic virtual-time executor of `tests/support`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct VirtualTime;
+/// The output of a task started with [`Runtime::spawn`], as a future.
+/// Dropping it detaches the task.
+#[must_use = "a JoinHandle does nothing unless polled (and on a runtime without spawn, neither does its task)"]
+pub struct JoinHandle<T> {
+    /// The task itself, when the runtime could not spawn it: run here.
+    inline: Option<SpawnedTask>,
+    rx: futures::channel::oneshot::Receiver<std::thread::Result<T>>,
+}
 
-impl Runtime for VirtualTime {
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(task) = self.inline.as_mut() {
+            if task.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.inline = None;
+        }
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(Ok(out))) => Poll::Ready(out),
+            Poll::Ready(Ok(Err(panic))) => std::panic::resume_unwind(panic),
+            Poll::Ready(Err(_)) => panic!("a spawned task was dropped before it finished"),
+        }
+    }
+}
+
+/// The deterministic virtual-time executor of `tests/support`, calm: one
+/// schedule, no injected wakes (seeded when run inside `support::chaos::with_seed`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deterministic;
+
+impl Runtime for Deterministic {
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
         crate::support::run(fut)
+    }
+
+    fn spawn_task(&self, task: SpawnedTask) -> Result<(), SpawnedTask> {
+        crate::support::executor::spawn(task);
+        Ok(())
     }
 }
 
@@ -97,7 +169,7 @@ pub async fn yield_now() {
             Poll::Ready(())
         } else {
             yielded = true;
-            cx.waker().wake_by_ref();
+            crate::support::chaos::wake_by_ref(cx.waker());
             Poll::Pending
         }
     })
@@ -331,6 +403,18 @@ impl Reentrance {
 /// implements [`Runtime`]).
 macro_rules! runtime_suite {
     ($rt:expr) => {
+        fn __conformance_case(_name: &str, body: &dyn Fn()) {
+            body()
+        }
+        $crate::conformance::runtime_suite!(@bodies $rt);
+    };
+    ($rt:expr, seeded) => {
+        fn __conformance_case(name: &str, body: &dyn Fn()) {
+            $crate::support::seeds::for_each_seed(name, body)
+        }
+        $crate::conformance::runtime_suite!(@bodies $rt);
+    };
+    (@bodies $rt:expr) => {
         fn __conformance_runtime() -> impl $crate::conformance::Runtime {
             $rt
         }
@@ -544,7 +628,20 @@ pub(crate) use runtime_suite;
 /// One `#[test]` per virtual-time body, in `mod virtual_clock`.
 macro_rules! virtual_clock_suite {
     () => {
+        $crate::conformance::virtual_clock_suite!(@bodies |_name, body| body());
+    };
+    (seeded) => {
+        $crate::conformance::virtual_clock_suite!(@bodies |name, body| {
+            $crate::support::seeds::for_each_seed(name, body)
+        });
+    };
+    (@bodies $runner:expr) => {
         mod virtual_clock {
+            fn __conformance_case(name: &str, body: &dyn Fn()) {
+                let runner: fn(&str, &dyn Fn()) = $runner;
+                runner(name, body)
+            }
+
             $crate::conformance::__timed_tests! {
                 seed_when_all {
                     when_all_result_unwrapped,
@@ -611,7 +708,10 @@ macro_rules! __runtime_tests {
                     #[test]
                     $(#[$attr])*
                     fn $name() {
-                        $crate::conformance::$module::$name(&super::__conformance_runtime());
+                        super::__conformance_case(
+                            concat!(stringify!($module), "::", stringify!($name)),
+                            &|| $crate::conformance::$module::$name(&super::__conformance_runtime()),
+                        );
                     }
                 )*
             }
@@ -630,7 +730,10 @@ macro_rules! __timed_tests {
                     #[test]
                     $(#[$attr])*
                     fn $name() {
-                        $crate::conformance::$module::$name();
+                        super::__conformance_case(
+                            concat!("virtual_clock::", stringify!($module), "::", stringify!($name)),
+                            &$crate::conformance::$module::$name,
+                        );
                     }
                 )*
             }
