@@ -55,6 +55,7 @@ pub mod seed_process_as_complete;
 pub mod seed_tokens;
 pub mod seed_when_all;
 pub mod settle_all;
+pub mod spawned;
 pub mod throttle;
 pub mod tokens;
 pub mod when_all;
@@ -263,6 +264,23 @@ impl Gates {
     /// Opens gate `i` (waking its future).
     pub fn open(&self, i: usize) {
         self.gates[i].open();
+    }
+
+    /// Whether task `i` waits at its gate (polled, pending, waker left).
+    pub fn is_awaited(&self, i: usize) -> bool {
+        self.gates[i].is_awaited()
+    }
+
+    /// Yields until every task in `which` waits at its gate (or its gate
+    /// was opened already).
+    pub async fn until_awaited(&self, which: impl IntoIterator<Item = usize> + Clone) {
+        while !which
+            .clone()
+            .into_iter()
+            .all(|i| self.is_awaited(i) || self.is_open(i))
+        {
+            yield_now().await;
+        }
     }
 
     /// Whether gate `i` is open.
@@ -599,6 +617,17 @@ macro_rules! runtime_suite {
                 graceful_for_each_async,
                 graceful_stop_is_canceled_only_when_the_batch_stops,
                 graceful_with_child_tokens,
+            }
+            spawned {
+                s1_spawned_batch_gates_opened_by_spawned_tasks,
+                s2_spawned_tasks_under_a_limit,
+                s3_signal_from_a_spawned_task,
+                s4_when_each_over_spawned_tasks,
+                s5_for_each_processor_runs_alone,
+                s6_fail_fast_pulls_nothing_after_the_fault,
+                s7_when_any_over_spawned_tasks,
+                s8_one_outcome_each_under_cancellation,
+                s9_nested_batches_on_spawned_tasks,
             }
             robustness {
                 b1_waker_outlives_the_batch,

@@ -142,6 +142,12 @@ impl Gate {
         }
     }
 
+    /// Whether some future of this gate is waiting: it was polled, returned
+    /// `Pending` and left its waker, so opening the gate now wakes it.
+    pub fn is_awaited(&self) -> bool {
+        self.lock().wakers.iter().any(Option::is_some)
+    }
+
     /// Whether [`Gate::open`] has been called.
     pub fn is_open(&self) -> bool {
         self.lock().open
