@@ -417,6 +417,7 @@ fn gated_batch(
         duplicated: after.duplicated - before.duplicated,
         cross_thread: after.cross_thread - before.cross_thread,
         spurious: after.spurious - before.spurious,
+        spurious_tasks: after.spurious_tasks - before.spurious_tasks,
     };
     (
         result,
@@ -440,10 +441,12 @@ fn seeds_inject_every_kind_of_wake_and_polls_stay_exact() {
         total.duplicated += injected.duplicated;
         total.cross_thread += injected.cross_thread;
         total.spurious += injected.spurious;
+        total.spurious_tasks += injected.spurious_tasks;
     }
     assert!(total.duplicated > 50, "{total:?}");
     assert!(total.cross_thread > 10, "{total:?}");
     assert!(total.spurious > 50, "{total:?}");
+    assert!(total.spurious_tasks > 10, "{total:?}");
 }
 
 #[test]
@@ -455,9 +458,10 @@ fn spurious_polls_are_counted_apart() {
         let gate = Gate::new();
         let counter = PollCounter::new();
         chaos::with_seed(seeds::schedule_seed("spurious", seed), || {
-            // The gate is the root's only future, so it is polled only when
-            // woken; the opener is a task of its own.
-            let fut = gate.future((), counter.clone());
+            // The gate is the only task of a batch, so it is polled only when
+            // woken (even when the executor polls the root spuriously); the
+            // opener is a task of its own.
+            let fut = fanout::join_all([gate.future((), counter.clone())]);
             let opener = gate.clone();
             run(async move {
                 executor::spawn(async move {

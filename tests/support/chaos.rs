@@ -13,6 +13,8 @@
 //!   the timers) sometimes **duplicate** a wake (wake twice in a row) and
 //!   sometimes deliver it **from another thread** (a helper thread wakes, the
 //!   executor waits until it has, so the run stays reproducible);
+//! - the executor sometimes wakes a task that nothing woke (a spurious wake
+//!   of the batch itself: it is polled with nothing new to do);
 //! - a pending `GateFuture` or `Sleep` sometimes wakes its own waker at once
 //!   (a **spurious** wake: nothing changed). A spurious wake makes a correct
 //!   combinator poll that child once more, so `PollCounter::get` reports the
@@ -120,12 +122,14 @@ pub struct Injected {
     pub cross_thread: u64,
     /// Spurious self-wakes.
     pub spurious: u64,
+    /// Spurious wakes of a whole task by the executor.
+    pub spurious_tasks: u64,
 }
 
 thread_local! {
     static SCHEDULE: Cell<Option<Schedule>> = const { Cell::new(None) };
     static CHAOS: RefCell<Option<Chaos>> = const { RefCell::new(None) };
-    static INJECTED: Cell<Injected> = const { Cell::new(Injected { duplicated: 0, cross_thread: 0, spurious: 0 }) };
+    static INJECTED: Cell<Injected> = const { Cell::new(Injected { duplicated: 0, cross_thread: 0, spurious: 0, spurious_tasks: 0 }) };
     static NO_SPURIOUS: Cell<usize> = const { Cell::new(0) };
     static HELPER: Helper = Helper::start();
 }
@@ -219,9 +223,27 @@ pub fn spurious() -> bool {
     hit
 }
 
+/// Whether the executor should now wake a task that nothing woke. Always
+/// false when calm or inside [`no_spurious`].
+pub fn spurious_task() -> bool {
+    if NO_SPURIOUS.with(Cell::get) > 0 {
+        return false;
+    }
+    let hit = draw(|c| {
+        let p = c.spurious / 4;
+        c.rng.chance(p)
+    })
+    .unwrap_or(false);
+    if hit {
+        count(|i| i.spurious_tasks += 1);
+    }
+    hit
+}
+
 /// While the returned guard lives, no spurious wake is injected on this
 /// thread: for the few bodies that count polls of the *batch* (or of its
-/// source), which a spurious wake of a child legitimately changes.
+/// source), which a spurious wake of the batch or of a child legitimately
+/// changes.
 #[must_use = "spurious wakes come back when the guard is dropped"]
 pub fn no_spurious() -> impl Drop {
     struct Guard;

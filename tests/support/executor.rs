@@ -10,6 +10,9 @@
 //! thread is only waited for when no timer is pending: while timers are
 //! pending, virtual time keeps advancing.
 //!
+//! Under a seed the executor also wakes, now and then, a task that nothing
+//! woke (see [`super::chaos::spurious_task`]).
+//!
 //! The run ends when the root future completes; spawned tasks still pending
 //! are dropped then (inside the run, so their timers are still valid). A
 //! panic of the root or of a spawned task propagates out of [`run`].
@@ -180,6 +183,16 @@ fn drive<F: Future>(fut: F) -> (F::Output, u64) {
             let id = tasks.len() + 1;
             tasks.push(Some((task, TaskHandle::new(id, &shared))));
             shared.wake(id);
+        }
+        let busy = !shared.lock().order.is_empty();
+        if busy && chaos::spurious_task() {
+            // Wake a task (the root or a live spawned one) that nothing woke;
+            // only while other work is ready, so a lost wake still ends in
+            // the deadlock panic rather than being rescued by chaos.
+            let live: Vec<usize> = std::iter::once(0)
+                .chain((1..=tasks.len()).filter(|&id| tasks[id - 1].is_some()))
+                .collect();
+            shared.wake(live[chaos::pick(live.len())]);
         }
         let next = {
             let mut q = shared.lock();
