@@ -12,11 +12,14 @@
 //!   `sleep`): progress comes from [`Gate`](crate::support::Gate)s opened by a
 //!   driver future, self-waking [`YieldN`](crate::support::YieldN)s and
 //!   [`yield_now`]. So they run unchanged on any executor; each binary picks
-//!   one by implementing the one-method [`Runtime`] trait.
+//!   one by implementing the [`Runtime`] trait: `block_on`, and optionally
+//!   `spawn_task`. Bodies that spawn (`spawned.rs`) call [`Runtime::spawn`];
+//!   on a runtime that cannot spawn, the spawned future runs inside its
+//!   handle, so those bodies run everywhere.
 //! - **Virtual-time** bodies, `pub fn name()`. They use `support::sleep` and
 //!   `support::run_timed`, and may assert *virtual* durations (never wall-clock
 //!   time). They need the deterministic executor of `tests/support`, so only the
-//!   virtual-time binary runs them.
+//!   `deterministic` binary runs them.
 //!
 //! The list of bodies lives here, once, in [`runtime_suite!`] and
 //! [`virtual_clock_suite!`], together with the attributes a body needs
@@ -34,6 +37,11 @@
 //! conformance::runtime_suite!(MyRuntime);      // one #[test] per generic body
 //! conformance::virtual_clock_suite!();         // only with the virtual clock
 //! ```
+//!
+//! `runtime_suite!(rt, seeded)` and `virtual_clock_suite!(seeded)` run each
+//! body under many seeded schedules of the deterministic executor instead of
+//! once (`support::seeds`). A binary with several executors puts one
+//! `runtime_suite!` in a module per executor.
 //!
 //! Tests come out as `<file>::<body>` (e.g. `when_all::a5_faults_in_input_order`)
 //! and `virtual_clock::<file>::<body>`. Bodies are named after the rule they
