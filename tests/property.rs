@@ -2,8 +2,8 @@
 //! run under random seeded schedules, checked against a reference model of
 //! the rules of `CONFORMANCE.md`.
 //!
-//! A batch: 0 to 64 tasks, a limit or none, `fail_fast` or not, a signal at
-//! some virtual instant or never, and a face (`when_all`, `settle_all`,
+//! A batch: 0 to 64 tasks from an iterator or a `Stream`, a limit or none,
+//! `fail_fast` or not, a signal at some virtual instant or never, and a face (`when_all`, `settle_all`,
 //! `when_each`, `for_each`). Each task completes, faults or cancels itself
 //! after a random mix of self-wakes (yields) and virtual sleeps. The model is
 //! a plain list scheduler in virtual time: it knows when each task starts
@@ -41,11 +41,12 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use fanout::{for_each, settle_all, when_all, when_each, Failure, Outcome};
-use futures::StreamExt;
+use fanout::source::{IntoSource, Source};
+use fanout::{for_each, from_stream, settle_all, when_all, when_each, Failure, Outcome};
+use futures::{stream, StreamExt};
 
 use support::chaos::{self, mix, SplitMix};
-use support::{now, run_timed, sleep, Sleep, Tracker};
+use support::{now, run_timed, sleep, Sleep, Tracked, Tracker};
 
 /// Batches per run when `FANOUT_BATCHES` is not set.
 const DEFAULT_BATCHES: u64 = 10_000;
@@ -112,6 +113,8 @@ struct Batch {
     fail_fast: bool,
     /// The virtual instant (odd) the signal fires, if ever.
     signal: Option<u64>,
+    /// The tasks come from a `Stream` (`from_stream`) rather than an iterator.
+    stream: bool,
 }
 
 /// Draws a random batch of `face`.
@@ -164,6 +167,7 @@ fn generate(face: Face, rng: &mut SplitMix) -> Batch {
         limit,
         fail_fast,
         signal: None,
+        stream: rng.below(4) == 0,
     };
     if rng.below(3) != 0 {
         // Anywhere from before the first poll's instant to after the end.
@@ -366,6 +370,21 @@ fn run_batch(batch: &Batch) {
             records: Rc::clone(&records),
         })
     });
+    let observed = if batch.stream {
+        run_face(batch, from_stream(stream::iter(source)), &pulled)
+    } else {
+        run_face(batch, source, &pulled)
+    };
+    check(batch, &observed, &records.borrow(), &tracker, pulled.get());
+}
+
+/// Runs the batch's face over `source` and observes it.
+fn run_face<I>(batch: &Batch, source: I, pulled: &Cell<usize>) -> Observed
+where
+    I: IntoSource,
+    I::Source: Source<Task = Tracked<Task>>,
+{
+    let n = batch.tasks.len();
     let at = batch.signal;
     let signal = async move {
         match at {
@@ -374,7 +393,7 @@ fn run_batch(batch: &Batch) {
         }
     };
     let limit = batch.limit.unwrap_or(usize::MAX);
-    let observed = match batch.face {
+    match batch.face {
         Face::WhenAll => {
             let mut b = when_all(source).limit(limit).cancel_on(signal);
             if batch.fail_fast {
@@ -457,8 +476,7 @@ fn run_batch(batch: &Batch) {
                 finish,
             }
         }
-    };
-    check(batch, &observed, &records.borrow(), &tracker, pulled.get());
+    }
 }
 
 fn check(batch: &Batch, seen: &Observed, records: &[Record], tracker: &Tracker, pulled: usize) {
@@ -631,6 +649,7 @@ fn the_model_on_known_batches() {
         limit: Some(2),
         fail_fast: false,
         signal: None,
+        stream: false,
     };
     assert_eq!(schedule(&batch), vec![(0, 4), (0, 2), (2, 4), (4, 12)]);
     let e = model(&batch);

@@ -517,3 +517,19 @@ fn seeds_env_and_caps() {
     assert_eq!(seeds::schedule_seed("any", 0), 0);
     assert_ne!(seeds::schedule_seed("a", 1), seeds::schedule_seed("b", 1));
 }
+
+#[test]
+fn a_failing_seed_stops_its_case_and_is_reraised() {
+    if std::env::var_os("FANOUT_SEED").is_some() {
+        return; // one seed only: nothing to count
+    }
+    let ran = std::cell::Cell::new(0u64);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        seeds::for_each_seed("selftest::failing", &|| {
+            ran.set(ran.get() + 1);
+            assert!(ran.get() != 8, "seed 7 fails");
+        })
+    }));
+    assert!(r.is_err(), "the failing seed's panic must come out");
+    assert_eq!(ran.get(), 8, "seeds 0..=7 ran, then the case stopped");
+}
