@@ -2,7 +2,8 @@
 //! run under random seeded schedules, checked against a reference model of
 //! the rules of `CONFORMANCE.md`.
 //!
-//! A batch: 0 to 64 tasks from an iterator or a `Stream`, a limit or none,
+//! A batch: 0 to 64 tasks from an iterator or a `Stream` (ready, or handing
+//! out each task only from some virtual instant on), a limit or none,
 //! `fail_fast` or not, a signal at some virtual instant or never, and a face (`when_all`, `settle_all`,
 //! `when_each`, `for_each`). Each task completes, faults or cancels itself
 //! after a random mix of self-wakes (yields) and virtual sleeps. The model is
@@ -20,7 +21,8 @@
 //!   cancellations, `fail_fast` pulls nothing after the fault) (A5, A6).
 //!
 //! To keep the model exact, nothing ever happens at the instant the signal
-//! fires (tasks end at even instants, the signal fires at an odd one), and
+//! fires (tasks start and end at even instants, multiples of 4 without
+//! fail-fast; the signal fires at an odd one, 4k + 2 without fail-fast), and
 //! under `fail_fast` every task ends at its own instant (durations are
 //! distinct powers of two, so no two chains of them add up to the same time;
 //! this caps those batches at 40 tasks).
@@ -115,6 +117,9 @@ struct Batch {
     signal: Option<u64>,
     /// The tasks come from a `Stream` (`from_stream`) rather than an iterator.
     stream: bool,
+    /// With a stream: the instant each task becomes available (the stream is
+    /// pending until then); none: every task is available at once.
+    arrivals: Option<Vec<u64>>,
 }
 
 /// Draws a random batch of `face`.
@@ -141,7 +146,7 @@ fn generate(face: Face, rng: &mut SplitMix) -> Batch {
                 }
             } else {
                 (0..rng.below(4))
-                    .map(|_| 2 * (1 + rng.below(5) as u64))
+                    .map(|_| 4 * (1 + rng.below(5) as u64))
                     .collect()
             };
             let mut steps: Vec<Step> = sleeps.into_iter().map(Step::Sleep).collect();
@@ -167,16 +172,36 @@ fn generate(face: Face, rng: &mut SplitMix) -> Batch {
         limit,
         fail_fast,
         signal: None,
-        stream: rng.below(4) == 0,
+        stream: rng.below(3) == 0,
+        arrivals: None,
     };
+    if batch.stream && !fail_fast && rng.below(2) == 0 {
+        // Tasks arrive over time, in gaps of 0 to 12 ms (multiples of 4).
+        let mut at = 0;
+        batch.arrivals = Some(
+            (0..n)
+                .map(|_| {
+                    at += 4 * rng.below(4) as u64;
+                    at
+                })
+                .collect(),
+        );
+    }
     if rng.below(3) != 0 {
-        // Anywhere from before the first poll's instant to after the end.
+        // Anywhere from before the first poll's instant to after the end, at
+        // an instant when nothing else happens: under fail-fast every task
+        // ends at an even instant, so the signal fires at an odd one; else
+        // everything happens at multiples of 4, so it fires at 4k + 2.
         let last = schedule(&batch)
             .iter()
             .map(|&(_, end)| end)
             .max()
             .unwrap_or(0);
-        batch.signal = Some(2 * (rng.next_u64() % (last / 2 + 2)) + 1);
+        batch.signal = Some(if fail_fast {
+            2 * (rng.next_u64() % (last / 2 + 2)) + 1
+        } else {
+            4 * (rng.next_u64() % (last / 4 + 2)) + 2
+        });
     }
     batch
 }
@@ -191,8 +216,10 @@ fn schedule(batch: &Batch) -> Vec<(u64, u64)> {
     batch
         .tasks
         .iter()
-        .map(|task| {
-            let Reverse(start) = free.pop().expect("a place");
+        .enumerate()
+        .map(|(k, task)| {
+            let Reverse(free_at) = free.pop().expect("a place");
+            let start = free_at.max(batch.arrivals.as_ref().map_or(0, |a| a[k]));
             let end = start + task.duration();
             free.push(Reverse(end));
             (start, end)
@@ -209,6 +236,10 @@ struct Expected {
     ended_at: Vec<Option<u64>>,
     /// The virtual instant the batch resolves.
     finish: u64,
+    /// The signal or the first fault stopped the batch before it finished
+    /// (tasks dropped, or tasks never pulled): the batch itself is canceled
+    /// (C1, C2), even with no task in flight.
+    stopped: bool,
 }
 
 fn model(batch: &Batch) -> Expected {
@@ -259,6 +290,7 @@ fn model(batch: &Batch) -> Expected {
         outcomes,
         ended_at,
         finish,
+        stopped: stop.is_some() && !all_ended,
     }
 }
 
@@ -334,8 +366,9 @@ struct Observed {
     finish: u64,
 }
 
-/// A6 over outcomes: faults in input order, else canceled, else ok.
-fn aggregate(outcomes: &[Outcome<usize, usize>]) -> Result<(), Failure<usize>> {
+/// A6 over outcomes: faults in input order, else canceled (a task, or the
+/// batch itself when `stopped`), else ok.
+fn aggregate(outcomes: &[Outcome<usize, usize>], stopped: bool) -> Result<(), Failure<usize>> {
     let faults: Vec<(usize, usize)> = outcomes
         .iter()
         .enumerate()
@@ -347,7 +380,7 @@ fn aggregate(outcomes: &[Outcome<usize, usize>]) -> Result<(), Failure<usize>> {
     if !faults.is_empty() {
         return Err(Failure::Faulted(faults.into_iter().collect()));
     }
-    if outcomes.iter().any(|o| matches!(o, Outcome::Canceled)) {
+    if stopped || outcomes.iter().any(|o| matches!(o, Outcome::Canceled)) {
         return Err(Failure::Canceled);
     }
     Ok(())
@@ -370,12 +403,48 @@ fn run_batch(batch: &Batch) {
             records: Rc::clone(&records),
         })
     });
-    let observed = if batch.stream {
+    let observed = if let Some(arrivals) = &batch.arrivals {
+        let arriving = Arriving {
+            tasks: source,
+            arrivals: arrivals.clone(),
+            next: 0,
+            timer: None,
+        };
+        run_face(batch, from_stream(arriving), &pulled)
+    } else if batch.stream {
         run_face(batch, from_stream(stream::iter(source)), &pulled)
     } else {
         run_face(batch, source, &pulled)
     };
     check(batch, &observed, &records.borrow(), &tracker, pulled.get());
+}
+
+/// A stream of tasks that hands out task `k` only from virtual instant
+/// `arrivals[k]` on (pending, with a timer, until then).
+struct Arriving<I> {
+    tasks: I,
+    arrivals: Vec<u64>,
+    next: usize,
+    timer: Option<Sleep>,
+}
+
+impl<I: Iterator + Unpin> futures::Stream for Arriving<I> {
+    type Item = I::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<I::Item>> {
+        let this = &mut *self;
+        if let Some(&at) = this.arrivals.get(this.next) {
+            if now() < at {
+                let timer = this.timer.get_or_insert_with(|| sleep(at - now()));
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            this.timer = None;
+            this.next += 1;
+        }
+        Poll::Ready(this.tasks.next())
+    }
 }
 
 /// Runs the batch's face over `source` and observes it.
@@ -529,7 +598,7 @@ fn check(batch: &Batch, seen: &Observed, records: &[Record], tracker: &Tracker, 
             );
         }
         Face::WhenAll => {
-            let want = aggregate(&expected.outcomes).map(|()| {
+            let want = aggregate(&expected.outcomes, expected.stopped).map(|()| {
                 assert_eq!(n_pulled, batch.tasks.len());
             });
             assert_eq!(seen.aggregate, Some(want), "A5/A6: the aggregate");
@@ -537,7 +606,7 @@ fn check(batch: &Batch, seen: &Observed, records: &[Record], tracker: &Tracker, 
         Face::ForEach => {
             assert_eq!(
                 seen.aggregate,
-                Some(aggregate(&expected.outcomes)),
+                Some(aggregate(&expected.outcomes, expected.stopped)),
                 "A5/A6: the aggregate"
             );
         }
@@ -650,6 +719,7 @@ fn the_model_on_known_batches() {
         fail_fast: false,
         signal: None,
         stream: false,
+        arrivals: None,
     };
     assert_eq!(schedule(&batch), vec![(0, 4), (0, 2), (2, 4), (4, 12)]);
     let e = model(&batch);
@@ -678,7 +748,7 @@ fn the_model_on_known_batches() {
     assert_eq!(e.outcomes, vec![Outcome::Canceled, Outcome::Faulted(1)]);
     assert_eq!(e.finish, 2);
     assert_eq!(
-        aggregate(&e.outcomes),
+        aggregate(&e.outcomes, e.stopped),
         Err(Failure::Faulted([(1, 1)].into_iter().collect()))
     );
     // A signal after everything ended changes nothing.
@@ -686,6 +756,40 @@ fn the_model_on_known_batches() {
     batch.signal = Some(13);
     assert_eq!(model(&batch).finish, 12);
     assert_eq!(model(&batch).outcomes.len(), 4);
+    // A signal while the source is still pending and no task runs: nothing
+    // is pulled, yet the batch itself is canceled (C1, C2).
+    let late = Batch {
+        face: Face::WhenAll,
+        tasks: vec![task(vec![], Ends::Completes)],
+        limit: None,
+        fail_fast: false,
+        signal: Some(6),
+        stream: true,
+        arrivals: Some(vec![8]),
+    };
+    let e = model(&late);
+    assert!(e.outcomes.is_empty());
+    assert_eq!(e.finish, 6);
+    assert_eq!(aggregate(&e.outcomes, e.stopped), Err(Failure::Canceled));
+    for face in [
+        Face::WhenAll,
+        Face::SettleAll,
+        Face::WhenEach,
+        Face::ForEach,
+    ] {
+        for signal in [Some(6), Some(10), None] {
+            let b = Batch {
+                face,
+                signal,
+                ..late.clone()
+            };
+            for seed in 0..5 {
+                chaos::with_seed(support::seeds::schedule_seed("late", seed), || {
+                    run_batch(&b)
+                });
+            }
+        }
+    }
     // And the runs agree with the model, calm and seeded.
     for seed in 0..20 {
         for face in [
