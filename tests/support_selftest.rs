@@ -525,11 +525,43 @@ fn a_failing_seed_stops_its_case_and_is_reraised() {
     }
     let ran = std::cell::Cell::new(0u64);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        seeds::for_each_seed("selftest::failing", &|| {
+        seeds::for_each_seed("selftest::failing", &[], &|| {
             ran.set(ran.get() + 1);
             assert!(ran.get() != 8, "seed 7 fails");
         })
     }));
     assert!(r.is_err(), "the failing seed's panic must come out");
     assert_eq!(ran.get(), 8, "seeds 0..=7 ran, then the case stopped");
+}
+
+#[test]
+fn a_case_that_should_panic_must_panic_under_every_seed() {
+    if std::env::var_os("FANOUT_SEED").is_some() {
+        return;
+    }
+    let attrs = ["should_panic(expected = \"limit\")"];
+    assert_eq!(seeds::expected_panic(&attrs).as_deref(), Some("limit"));
+    assert_eq!(seeds::expected_panic(&["ignore"]), None);
+    // Panics as expected under every seed: the last panic comes out.
+    let ran = std::cell::Cell::new(0u64);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        seeds::for_each_seed("selftest::panics", &attrs, &|| {
+            ran.set(ran.get() + 1);
+            panic!("limit must be positive");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(ran.get(), seeds::seeds_for("selftest::panics"));
+    // Does not panic under one seed (the sixth run): reported, not re-raised as expected.
+    let ran = std::cell::Cell::new(0u64);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        seeds::for_each_seed("selftest::panics", &attrs, &|| {
+            ran.set(ran.get() + 1);
+            assert!(ran.get() == 6, "limit must be positive");
+        })
+    }));
+    let payload = r.expect_err("a seed without the panic fails the case");
+    let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(!message.contains("limit"), "{message}");
+    assert_eq!(ran.get(), 6);
 }

@@ -429,14 +429,14 @@ impl Reentrance {
 /// implements [`Runtime`]).
 macro_rules! runtime_suite {
     ($rt:expr) => {
-        fn __conformance_case(_name: &str, body: &dyn Fn()) {
+        fn __conformance_case(_name: &str, _attrs: &[&str], body: &dyn Fn()) {
             body()
         }
         $crate::conformance::runtime_suite!(@bodies $rt);
     };
     ($rt:expr, seeded) => {
-        fn __conformance_case(name: &str, body: &dyn Fn()) {
-            $crate::support::seeds::for_each_seed(name, body)
+        fn __conformance_case(name: &str, attrs: &[&str], body: &dyn Fn()) {
+            $crate::support::seeds::for_each_seed(name, attrs, body)
         }
         $crate::conformance::runtime_suite!(@bodies $rt);
     };
@@ -665,18 +665,18 @@ pub(crate) use runtime_suite;
 /// One `#[test]` per virtual-time body, in `mod virtual_clock`.
 macro_rules! virtual_clock_suite {
     () => {
-        $crate::conformance::virtual_clock_suite!(@bodies |_name, body| body());
+        $crate::conformance::virtual_clock_suite!(@bodies |_name, _attrs, body| body());
     };
     (seeded) => {
-        $crate::conformance::virtual_clock_suite!(@bodies |name, body| {
-            $crate::support::seeds::for_each_seed(name, body)
+        $crate::conformance::virtual_clock_suite!(@bodies |name, attrs, body| {
+            $crate::support::seeds::for_each_seed(name, attrs, body)
         });
     };
     (@bodies $runner:expr) => {
         mod virtual_clock {
-            fn __conformance_case(name: &str, body: &dyn Fn()) {
-                let runner: fn(&str, &dyn Fn()) = $runner;
-                runner(name, body)
+            fn __conformance_case(name: &str, attrs: &[&str], body: &dyn Fn()) {
+                let runner: fn(&str, &[&str], &dyn Fn()) = $runner;
+                runner(name, attrs, body)
             }
 
             $crate::conformance::__timed_tests! {
@@ -747,6 +747,7 @@ macro_rules! __runtime_tests {
                     fn $name() {
                         super::__conformance_case(
                             concat!(stringify!($module), "::", stringify!($name)),
+                            &[$(stringify!($attr)),*],
                             &|| $crate::conformance::$module::$name(&super::__conformance_runtime()),
                         );
                     }
@@ -769,6 +770,7 @@ macro_rules! __timed_tests {
                     fn $name() {
                         super::__conformance_case(
                             concat!("virtual_clock::", stringify!($module), "::", stringify!($name)),
+                            &[$(stringify!($attr)),*],
                             &$crate::conformance::$module::$name,
                         );
                     }
