@@ -18,6 +18,7 @@ use support::clock::{self, now, sleep, Sleep};
 use support::counting::{Gate, PollCounter, Tracker, YieldN};
 use support::executor::{run, run_timed};
 use support::jobs::{self, Job, JobError};
+use support::{chaos, executor, seeds};
 
 fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
 fn assert_send<T: Send>(_: &T) {}
@@ -313,4 +314,254 @@ fn gate_never_opened_is_a_deadlock_after_the_grace_period() {
     // The gate stores a clone of the root waker, so the run loop waits (real time) for
     // a cross-thread wake before giving up.
     run(Gate::new().future((), PollCounter::new()));
+}
+
+// ---------------------------------------------------------------------------
+// The seeded schedules (support::chaos) and spawned tasks.
+// ---------------------------------------------------------------------------
+
+/// Runs three spawned tasks that each log their id at every poll (yielding
+/// twice) under `seed`; returns the log.
+fn spawn_log(seed: u64) -> Vec<usize> {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    chaos::with_seed(seed, || {
+        run(async {
+            for id in 0..3 {
+                let log = Rc::clone(&log);
+                executor::spawn(async move {
+                    for _ in 0..3 {
+                        log.borrow_mut().push(id);
+                        yield_once().await;
+                    }
+                });
+            }
+            for _ in 0..20 {
+                yield_once().await;
+            }
+        })
+    });
+    Rc::try_unwrap(log).unwrap().into_inner()
+}
+
+async fn yield_once() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+#[test]
+fn spawned_tasks_run_fifo_when_calm_and_shuffled_under_a_seed() {
+    assert_eq!(spawn_log(0), [0, 1, 2, 0, 1, 2, 0, 1, 2]);
+    let orders: std::collections::HashSet<Vec<usize>> = (1..40).map(spawn_log).collect();
+    assert!(orders.len() > 5, "seeds give {} orders", orders.len());
+    for seed in [1, 7, 12345] {
+        assert_eq!(
+            spawn_log(seed),
+            spawn_log(seed),
+            "seed {seed} is not reproducible"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "outside support::executor::run")]
+fn spawn_outside_a_run_panics() {
+    executor::spawn(async {});
+}
+
+#[test]
+fn a_spawned_task_that_panics_propagates() {
+    let r = std::panic::catch_unwind(|| {
+        run(async {
+            executor::spawn(async { panic!("spawned boom") });
+            pending::<()>().await;
+        })
+    });
+    assert!(r.is_err());
+}
+
+/// A batch of gates opened in a random order, under `seed`: returns the
+/// result, every task's counted polls, and what chaos was injected.
+fn gated_batch(
+    seed: u64,
+) -> (
+    Result<Vec<usize>, fanout::Failure<()>>,
+    Vec<usize>,
+    chaos::Injected,
+) {
+    let gates: Vec<Gate> = (0..40).map(|_| Gate::new()).collect();
+    let counters: Vec<PollCounter> = (0..40).map(|_| PollCounter::new()).collect();
+    let before = chaos::injected();
+    let result = chaos::with_seed(seed, || {
+        run(join(
+            fanout::when_all((0..40).map(|i| gates[i].future(Ok::<_, ()>(i), counters[i].clone()))),
+            async {
+                for i in (0..40).rev() {
+                    gates[i].open();
+                    yield_once().await;
+                }
+            },
+        ))
+        .0
+    });
+    let after = chaos::injected();
+    let injected = chaos::Injected {
+        duplicated: after.duplicated - before.duplicated,
+        cross_thread: after.cross_thread - before.cross_thread,
+        spurious: after.spurious - before.spurious,
+        spurious_tasks: after.spurious_tasks - before.spurious_tasks,
+    };
+    (
+        result,
+        counters.iter().map(PollCounter::get).collect(),
+        injected,
+    )
+}
+
+#[test]
+fn seeds_inject_every_kind_of_wake_and_polls_stay_exact() {
+    let (result, polls, injected) = gated_batch(0);
+    assert_eq!(result, Ok((0..40).collect()));
+    assert_eq!(polls, vec![2; 40]);
+    assert_eq!(injected, chaos::Injected::default(), "seed 0 is calm");
+    let mut total = chaos::Injected::default();
+    for seed in 1..30 {
+        let (result, polls, injected) = gated_batch(seeds::schedule_seed("selftest", seed));
+        assert_eq!(result, Ok((0..40).collect()), "seed {seed}");
+        // Polls caused by a spurious wake alone are not counted.
+        assert_eq!(polls, vec![2; 40], "seed {seed}");
+        total.duplicated += injected.duplicated;
+        total.cross_thread += injected.cross_thread;
+        total.spurious += injected.spurious;
+        total.spurious_tasks += injected.spurious_tasks;
+    }
+    assert!(total.duplicated > 50, "{total:?}");
+    assert!(total.cross_thread > 10, "{total:?}");
+    assert!(total.spurious > 50, "{total:?}");
+    assert!(total.spurious_tasks > 10, "{total:?}");
+}
+
+#[test]
+fn spurious_polls_are_counted_apart() {
+    // A gate under a seed that injects spurious wakes: the raw polls exceed
+    // the counted ones by exactly the spurious ones.
+    let mut seen_spurious = false;
+    for seed in 1..40 {
+        let gate = Gate::new();
+        let counter = PollCounter::new();
+        chaos::with_seed(seeds::schedule_seed("spurious", seed), || {
+            // The gate is the only task of a batch, so it is polled only when
+            // woken (even when the executor polls the root spuriously); the
+            // opener is a task of its own.
+            let fut = fanout::join_all([gate.future((), counter.clone())]);
+            let opener = gate.clone();
+            run(async move {
+                executor::spawn(async move {
+                    for _ in 0..5 {
+                        yield_once().await;
+                    }
+                    opener.open();
+                });
+                fut.await
+            })
+        });
+        assert_eq!(counter.get(), 2, "seed {seed}");
+        seen_spurious |= counter.spurious() > 0;
+    }
+    assert!(seen_spurious);
+}
+
+#[test]
+fn timers_due_together_fire_in_a_seeded_order() {
+    let order = |seed| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        chaos::with_seed(seed, || {
+            run(async {
+                let mut sleeps: Vec<Sleep> = (0..6).map(|_| sleep(10)).collect();
+                for (s, name) in sleeps.iter_mut().zip(["a", "b", "c", "d", "e", "f"]) {
+                    let w = Waker::from(Arc::new(NamedWaker(name, Arc::clone(&log))));
+                    assert!(Pin::new(s).poll(&mut Context::from_waker(&w)).is_pending());
+                }
+                // Only the timers' wakes, not the spurious ones at registration.
+                log.lock().unwrap().clear();
+                sleep(20).await;
+            })
+        });
+        let log = log.lock().unwrap().clone();
+        let mut first: Vec<&str> = Vec::new();
+        for name in log {
+            if !first.contains(&name) {
+                first.push(name);
+            }
+        }
+        first
+    };
+    assert_eq!(order(0), ["a", "b", "c", "d", "e", "f"]);
+    let orders: std::collections::HashSet<Vec<&str>> = (1..30)
+        .map(|s| order(seeds::schedule_seed("timers", s)))
+        .collect();
+    assert!(orders.len() > 3, "{orders:?}");
+}
+
+#[test]
+fn seeds_env_and_caps() {
+    assert!(seeds::seeds_for("robustness::b5_a_million_ready_tasks") <= 3);
+    assert_eq!(seeds::schedule_seed("any", 0), 0);
+    assert_ne!(seeds::schedule_seed("a", 1), seeds::schedule_seed("b", 1));
+}
+
+#[test]
+fn a_failing_seed_stops_its_case_and_is_reraised() {
+    if std::env::var_os("FANOUT_SEED").is_some() {
+        return; // one seed only: nothing to count
+    }
+    let ran = std::cell::Cell::new(0u64);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        seeds::for_each_seed("selftest::failing", &[], &|| {
+            ran.set(ran.get() + 1);
+            assert!(ran.get() != 8, "seed 7 fails");
+        })
+    }));
+    assert!(r.is_err(), "the failing seed's panic must come out");
+    assert_eq!(ran.get(), 8, "seeds 0..=7 ran, then the case stopped");
+}
+
+#[test]
+fn a_case_that_should_panic_must_panic_under_every_seed() {
+    if std::env::var_os("FANOUT_SEED").is_some() {
+        return;
+    }
+    let attrs = ["should_panic(expected = \"limit\")"];
+    assert_eq!(seeds::expected_panic(&attrs).as_deref(), Some("limit"));
+    assert_eq!(seeds::expected_panic(&["ignore"]), None);
+    // Panics as expected under every seed: the last panic comes out.
+    let ran = std::cell::Cell::new(0u64);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        seeds::for_each_seed("selftest::panics", &attrs, &|| {
+            ran.set(ran.get() + 1);
+            panic!("limit must be positive");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(ran.get(), seeds::seeds_for("selftest::panics"));
+    // Does not panic under one seed (the sixth run): reported, not re-raised as expected.
+    let ran = std::cell::Cell::new(0u64);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        seeds::for_each_seed("selftest::panics", &attrs, &|| {
+            ran.set(ran.get() + 1);
+            assert!(ran.get() == 6, "limit must be positive");
+        })
+    }));
+    let payload = r.expect_err("a seed without the panic fails the case");
+    let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(!message.contains("limit"), "{message}");
+    assert_eq!(ran.get(), 6);
 }

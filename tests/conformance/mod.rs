@@ -12,11 +12,14 @@
 //!   `sleep`): progress comes from [`Gate`](crate::support::Gate)s opened by a
 //!   driver future, self-waking [`YieldN`](crate::support::YieldN)s and
 //!   [`yield_now`]. So they run unchanged on any executor; each binary picks
-//!   one by implementing the one-method [`Runtime`] trait.
+//!   one by implementing the [`Runtime`] trait: `block_on`, and optionally
+//!   `spawn_task`. Bodies that spawn (`spawned.rs`) call [`Runtime::spawn`];
+//!   on a runtime that cannot spawn, the spawned future runs inside its
+//!   handle, so those bodies run everywhere.
 //! - **Virtual-time** bodies, `pub fn name()`. They use `support::sleep` and
 //!   `support::run_timed`, and may assert *virtual* durations (never wall-clock
 //!   time). They need the deterministic executor of `tests/support`, so only the
-//!   virtual-time binary runs them.
+//!   `deterministic` binary runs them.
 //!
 //! The list of bodies lives here, once, in [`runtime_suite!`] and
 //! [`virtual_clock_suite!`], together with the attributes a body needs
@@ -34,6 +37,11 @@
 //! conformance::runtime_suite!(MyRuntime);      // one #[test] per generic body
 //! conformance::virtual_clock_suite!();         // only with the virtual clock
 //! ```
+//!
+//! `runtime_suite!(rt, seeded)` and `virtual_clock_suite!(seeded)` run each
+//! body under many seeded schedules of the deterministic executor instead of
+//! once (`support::seeds`). A binary with several executors puts one
+//! `runtime_suite!` in a module per executor.
 //!
 //! Tests come out as `<file>::<body>` (e.g. `when_all::a5_faults_in_input_order`)
 //! and `virtual_clock::<file>::<body>`. Bodies are named after the rule they
@@ -55,6 +63,7 @@ pub mod seed_process_as_complete;
 pub mod seed_tokens;
 pub mod seed_when_all;
 pub mod settle_all;
+pub mod spawned;
 pub mod throttle;
 pub mod tokens;
 pub mod when_all;
@@ -71,20 +80,92 @@ use futures::Stream;
 
 use crate::support::{Gate, GateFuture, PollCounter};
 
-/// An executor that can run a future to completion on the current thread.
+/// A task handed to [`Runtime::spawn_task`]: boxed, `Send`, `'static`.
+pub type SpawnedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// An executor that can run a future to completion on the current thread,
+/// and, where it offers it, run other futures as tasks of their own.
 pub trait Runtime {
     /// Runs `fut` to completion and returns its output. A panic of `fut`
     /// propagates out of this call.
     fn block_on<F: Future>(&self, fut: F) -> F::Output;
+
+    /// Runs `task` as a task of its own (on another thread, where the
+    /// runtime has a pool), or gives it back if the runtime cannot spawn.
+    /// Called only from inside a future run by [`Runtime::block_on`].
+    /// The default cannot spawn.
+    fn spawn_task(&self, task: SpawnedTask) -> Result<(), SpawnedTask> {
+        Err(task)
+    }
+
+    /// Runs `fut` as a task of its own and returns a handle that resolves to
+    /// its output (a panic of `fut` comes out of the handle's poll). On a
+    /// runtime that cannot spawn, `fut` runs inside the handle when the handle
+    /// is polled, so a body that `join`s its handles runs everywhere.
+    /// Call it only from inside a future run by [`Runtime::block_on`].
+    fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        Self: Sized,
+    {
+        use futures::FutureExt;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let task: SpawnedTask = Box::pin(async move {
+            let out = std::panic::AssertUnwindSafe(fut).catch_unwind().await;
+            let _ = tx.send(out);
+        });
+        match self.spawn_task(task) {
+            Ok(()) => JoinHandle { inline: None, rx },
+            Err(task) => JoinHandle {
+                inline: Some(task),
+                rx,
+            },
+        }
+    }
 }
 
-/// The deterministic virtual-time executor of `tests/support`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct VirtualTime;
+/// The output of a task started with [`Runtime::spawn`], as a future.
+/// Dropping it detaches the task.
+#[must_use = "a JoinHandle does nothing unless polled (and on a runtime without spawn, neither does its task)"]
+pub struct JoinHandle<T> {
+    /// The task itself, when the runtime could not spawn it: run here.
+    inline: Option<SpawnedTask>,
+    rx: futures::channel::oneshot::Receiver<std::thread::Result<T>>,
+}
 
-impl Runtime for VirtualTime {
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(task) = self.inline.as_mut() {
+            if task.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.inline = None;
+        }
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(Ok(out))) => Poll::Ready(out),
+            Poll::Ready(Ok(Err(panic))) => std::panic::resume_unwind(panic),
+            Poll::Ready(Err(_)) => panic!("a spawned task was dropped before it finished"),
+        }
+    }
+}
+
+/// The deterministic virtual-time executor of `tests/support`, calm: one
+/// schedule, no injected wakes (seeded when run inside `support::chaos::with_seed`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deterministic;
+
+impl Runtime for Deterministic {
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
         crate::support::run(fut)
+    }
+
+    fn spawn_task(&self, task: SpawnedTask) -> Result<(), SpawnedTask> {
+        crate::support::executor::spawn(task);
+        Ok(())
     }
 }
 
@@ -97,7 +178,7 @@ pub async fn yield_now() {
             Poll::Ready(())
         } else {
             yielded = true;
-            cx.waker().wake_by_ref();
+            crate::support::chaos::wake_by_ref(cx.waker());
             Poll::Pending
         }
     })
@@ -191,6 +272,23 @@ impl Gates {
     /// Opens gate `i` (waking its future).
     pub fn open(&self, i: usize) {
         self.gates[i].open();
+    }
+
+    /// Whether task `i` waits at its gate (polled, pending, waker left).
+    pub fn is_awaited(&self, i: usize) -> bool {
+        self.gates[i].is_awaited()
+    }
+
+    /// Yields until every task in `which` waits at its gate (or its gate
+    /// was opened already).
+    pub async fn until_awaited(&self, which: impl IntoIterator<Item = usize> + Clone) {
+        while !which
+            .clone()
+            .into_iter()
+            .all(|i| self.is_awaited(i) || self.is_open(i))
+        {
+            yield_now().await;
+        }
     }
 
     /// Whether gate `i` is open.
@@ -331,6 +429,18 @@ impl Reentrance {
 /// implements [`Runtime`]).
 macro_rules! runtime_suite {
     ($rt:expr) => {
+        fn __conformance_case(_name: &str, _attrs: &[&str], body: &dyn Fn()) {
+            body()
+        }
+        $crate::conformance::runtime_suite!(@bodies $rt);
+    };
+    ($rt:expr, seeded) => {
+        fn __conformance_case(name: &str, attrs: &[&str], body: &dyn Fn()) {
+            $crate::support::seeds::for_each_seed(name, attrs, body)
+        }
+        $crate::conformance::runtime_suite!(@bodies $rt);
+    };
+    (@bodies $rt:expr) => {
         fn __conformance_runtime() -> impl $crate::conformance::Runtime {
             $rt
         }
@@ -516,6 +626,17 @@ macro_rules! runtime_suite {
                 graceful_stop_is_canceled_only_when_the_batch_stops,
                 graceful_with_child_tokens,
             }
+            spawned {
+                s1_spawned_batch_gates_opened_by_spawned_tasks,
+                s2_spawned_tasks_under_a_limit,
+                s3_signal_from_a_spawned_task,
+                s4_when_each_over_spawned_tasks,
+                s5_for_each_processor_runs_alone,
+                s6_fail_fast_pulls_nothing_after_the_fault,
+                s7_when_any_over_spawned_tasks,
+                s8_one_outcome_each_under_cancellation,
+                s9_nested_batches_on_spawned_tasks,
+            }
             robustness {
                 b1_waker_outlives_the_batch,
                 b1_waker_outlives_a_canceled_batch,
@@ -544,7 +665,20 @@ pub(crate) use runtime_suite;
 /// One `#[test]` per virtual-time body, in `mod virtual_clock`.
 macro_rules! virtual_clock_suite {
     () => {
+        $crate::conformance::virtual_clock_suite!(@bodies |_name, _attrs, body| body());
+    };
+    (seeded) => {
+        $crate::conformance::virtual_clock_suite!(@bodies |name, attrs, body| {
+            $crate::support::seeds::for_each_seed(name, attrs, body)
+        });
+    };
+    (@bodies $runner:expr) => {
         mod virtual_clock {
+            fn __conformance_case(name: &str, attrs: &[&str], body: &dyn Fn()) {
+                let runner: fn(&str, &[&str], &dyn Fn()) = $runner;
+                runner(name, attrs, body)
+            }
+
             $crate::conformance::__timed_tests! {
                 seed_when_all {
                     when_all_result_unwrapped,
@@ -611,7 +745,11 @@ macro_rules! __runtime_tests {
                     #[test]
                     $(#[$attr])*
                     fn $name() {
-                        $crate::conformance::$module::$name(&super::__conformance_runtime());
+                        super::__conformance_case(
+                            concat!(stringify!($module), "::", stringify!($name)),
+                            &[$(stringify!($attr)),*],
+                            &|| $crate::conformance::$module::$name(&super::__conformance_runtime()),
+                        );
                     }
                 )*
             }
@@ -630,7 +768,11 @@ macro_rules! __timed_tests {
                     #[test]
                     $(#[$attr])*
                     fn $name() {
-                        $crate::conformance::$module::$name();
+                        super::__conformance_case(
+                            concat!("virtual_clock::", stringify!($module), "::", stringify!($name)),
+                            &[$(stringify!($attr)),*],
+                            &$crate::conformance::$module::$name,
+                        );
                     }
                 )*
             }

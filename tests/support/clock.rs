@@ -183,6 +183,10 @@ impl Future for Sleep {
             };
             (Poll::Pending, old)
         });
+        if poll.is_pending() && super::chaos::spurious() {
+            // Nothing changed: a spurious wake, that a combinator must survive.
+            super::chaos::wake_by_ref(cx.waker());
+        }
         poll
     }
 }

@@ -8,8 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 /// A shared, cheaply clonable counter of polls.
+///
+/// Under a seeded schedule a gate or timer may wake itself spuriously
+/// (see [`super::chaos`]); the polls caused by such a wake alone are counted
+/// apart ([`PollCounter::spurious`]) and left out of [`PollCounter::get`], so
+/// "polled once more than woken" stays exact whatever the seed.
 #[derive(Clone, Debug, Default)]
-pub struct PollCounter(Arc<AtomicUsize>);
+pub struct PollCounter(Arc<(AtomicUsize, AtomicUsize)>);
 
 impl PollCounter {
     /// A new counter at 0.
@@ -17,14 +22,24 @@ impl PollCounter {
         Self::default()
     }
 
-    /// The current count.
+    /// The current count, without the polls caused only by injected spurious wakes.
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.0 .0.load(Ordering::SeqCst) - self.spurious()
     }
 
     /// Adds one poll to the count.
     pub fn incr(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.0 .0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many of the counted polls were caused by an injected spurious wake alone.
+    pub fn spurious(&self) -> usize {
+        self.0 .1.load(Ordering::SeqCst)
+    }
+
+    /// Marks one counted poll as caused by an injected spurious wake alone.
+    fn incr_spurious(&self) {
+        self.0 .1.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -64,7 +79,7 @@ impl<T> Future for YieldN<T> {
         assert!(this.value.is_some(), "YieldN polled after completion");
         if this.remaining > 0 {
             this.remaining -= 1;
-            cx.waker().wake_by_ref();
+            super::chaos::wake_by_ref(cx.waker());
             return Poll::Pending;
         }
         Poll::Ready(this.value.take().expect("checked above"))
@@ -76,6 +91,9 @@ struct GateState {
     open: bool,
     /// One waker slot per `GateFuture` made from this gate (indexed by `GateFuture::slot`).
     wakers: Vec<Option<Waker>>,
+    /// Per `GateFuture`: it woke itself spuriously at its last poll and no real
+    /// wake (an open) came since, so its next poll is due to that wake alone.
+    spurious: Vec<bool>,
 }
 
 /// An outside-driven flag: futures made with [`Gate::future`] stay pending until
@@ -100,6 +118,7 @@ impl Gate {
     pub fn future<T>(&self, value: T, counter: PollCounter) -> GateFuture<T> {
         let mut state = self.lock();
         state.wakers.push(None);
+        state.spurious.push(false);
         GateFuture {
             gate: self.clone(),
             slot: state.wakers.len() - 1,
@@ -114,11 +133,19 @@ impl Gate {
         let wakers: Vec<Waker> = {
             let mut state = self.lock();
             state.open = true;
+            // A real wake: whatever poll comes next is not due to a spurious one.
+            state.spurious.iter_mut().for_each(|s| *s = false);
             state.wakers.iter_mut().filter_map(Option::take).collect()
         };
         for w in wakers {
-            w.wake();
+            super::chaos::wake(w);
         }
+    }
+
+    /// Whether some future of this gate is waiting: it was polled, returned
+    /// `Pending` and left its waker, so opening the gate now wakes it.
+    pub fn is_awaited(&self) -> bool {
+        self.lock().wakers.iter().any(Option::is_some)
     }
 
     /// Whether [`Gate::open`] has been called.
@@ -147,17 +174,26 @@ impl<T> Future for GateFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        this.counter.incr();
         assert!(this.value.is_some(), "GateFuture polled after completion");
+        let spurious = super::chaos::spurious();
         let old_waker = {
             let mut state = this.gate.lock();
+            if std::mem::take(&mut state.spurious[this.slot]) {
+                this.counter.incr_spurious();
+            }
+            this.counter.incr();
             if state.open {
                 drop(state);
                 return Poll::Ready(this.value.take().expect("checked above"));
             }
+            state.spurious[this.slot] = spurious;
             state.wakers[this.slot].replace(cx.waker().clone())
         };
         drop(old_waker);
+        if spurious {
+            // Nothing changed: a spurious wake, that a combinator must survive.
+            super::chaos::wake_by_ref(cx.waker());
+        }
         Poll::Pending
     }
 }

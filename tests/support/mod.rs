@@ -6,10 +6,12 @@
 //! depend on wall-clock time.
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod clock;
 pub mod counting;
 pub mod executor;
 pub mod jobs;
+pub mod seeds;
 
 // Convenience re-exports; each test binary uses a subset.
 #[allow(unused_imports)]
