@@ -48,6 +48,7 @@ use fanout::{for_each, from_stream, settle_all, when_all, when_each, Failure, Ou
 use futures::{stream, StreamExt};
 
 use support::chaos::{self, mix, SplitMix};
+use support::seeds::env_u64;
 use support::{now, run_timed, sleep, Sleep, Tracked, Tracker};
 
 /// Batches per run when `FANOUT_BATCHES` is not set.
@@ -637,16 +638,6 @@ fn check(batch: &Batch, seen: &Observed, records: &[Record], tracker: &Tracker, 
         seen.finish, expected.finish,
         "the instant the batch resolved"
     );
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, got {value:?}")),
-    )
 }
 
 /// Runs this face's share of the batches (batch `k` has face `k % 4`).

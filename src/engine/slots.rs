@@ -289,7 +289,19 @@ impl<F> Slots<F> {
                 };
             }
         }
-        let id = self.free.expect("fanout: insert without a free slot");
+        match self.reuse_free(index, task) {
+            Ok(id) => id,
+            Err(_) => panic!("fanout: insert without a free slot"),
+        }
+    }
+
+    /// Puts a task in the first slot of the free list, if there is one;
+    /// gives the task back if not.
+    #[inline]
+    fn reuse_free(&mut self, index: usize, task: F) -> Result<SlotId, F> {
+        let Some(id) = self.free else {
+            return Err(task);
+        };
         let slot = self.block_mut(id.block as usize).slot_mut(id.slot as usize);
         let Slot::Free(next) = *slot else {
             unreachable!("fanout: the free list points at a busy slot")
@@ -299,7 +311,7 @@ impl<F> Slots<F> {
         self.free = next;
         self.reused = true;
         self.running += 1;
-        id
+        Ok(id)
     }
 
     /// Queues `id` in its block's ready set, as a wake would: it is polled in
@@ -464,18 +476,7 @@ impl<F: Future> Slots<F> {
                 });
             }
         }
-        let Some(id) = self.free else {
-            return Err(task);
-        };
-        let slot = self.block_mut(id.block as usize).slot_mut(id.slot as usize);
-        let Slot::Free(next) = *slot else {
-            unreachable!("fanout: the free list points at a busy slot")
-        };
-        // Invariant 1: the slot is free, so nothing pinned is overwritten.
-        *slot = Slot::Running(index, task);
-        self.free = next;
-        self.reused = true;
-        self.running += 1;
+        let id = self.reuse_free(index, task)?;
         Ok(self.poll(id))
     }
 

@@ -32,7 +32,11 @@ pub const CAPPED: &[(&str, u64)] = &[
     ),
 ];
 
-fn env_u64(name: &str) -> Option<u64> {
+/// The number in environment variable `name`, if set.
+///
+/// # Panics
+/// If it is set to something that is not a number.
+pub fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
     Some(
         value
