@@ -11,7 +11,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -384,18 +384,26 @@ impl Exec for Smol {
 // ------------------------------------------------------------------ allocations
 
 /// The global allocator of the bench binary: `System`, counting allocations
-/// (`alloc`, `alloc_zeroed`, `realloc`) only while [`COUNTING`] is set, so the
-/// measured loops pay one relaxed load per allocation and nothing else.
+/// (`alloc`, `alloc_zeroed`, `realloc`) and tracking the bytes live and their
+/// peak only while [`COUNTING`] is set, so the measured loops pay one relaxed
+/// load per allocation and nothing else.
 pub struct CountingAlloc;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated minus bytes freed since counting started (a free of memory
+/// allocated before can make it negative).
+static LIVE: AtomicI64 = AtomicI64::new(0);
+static PEAK: AtomicI64 = AtomicI64::new(0);
 
 impl CountingAlloc {
+    /// One allocation (`new` of them) changing the bytes live by `delta`.
     #[inline]
-    fn count() {
+    fn count(new: u64, delta: i64) {
         if COUNTING.load(Relaxed) {
-            ALLOCATIONS.fetch_add(1, Relaxed);
+            ALLOCATIONS.fetch_add(new, Relaxed);
+            let live = LIVE.fetch_add(delta, Relaxed) + delta;
+            PEAK.fetch_max(live, Relaxed);
         }
     }
 }
@@ -405,37 +413,42 @@ impl CountingAlloc {
 // only two atomics and never allocates.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        Self::count();
+        Self::count(1, layout.size() as i64);
         // SAFETY: forwarded unchanged (see the impl).
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        Self::count();
+        Self::count(1, layout.size() as i64);
         // SAFETY: forwarded unchanged (see the impl).
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        Self::count();
+        Self::count(1, new_size as i64 - layout.size() as i64);
         // SAFETY: forwarded unchanged (see the impl).
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        Self::count(0, -(layout.size() as i64));
         // SAFETY: forwarded unchanged (see the impl).
         unsafe { System.dealloc(ptr, layout) }
     }
 }
 
 /// Runs `f` with allocation counting on; returns its output (dropped by the
-/// caller, after counting stops) and the number of allocations it made.
-fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
+/// caller, after counting stops), the number of allocations it made and the
+/// most bytes it held at once.
+fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, u64, u64) {
     ALLOCATIONS.store(0, Relaxed);
+    LIVE.store(0, Relaxed);
+    PEAK.store(0, Relaxed);
     COUNTING.store(true, Relaxed);
     let out = f();
     COUNTING.store(false, Relaxed);
-    (out, ALLOCATIONS.load(Relaxed))
+    let peak = PEAK.load(Relaxed).max(0) as u64;
+    (out, ALLOCATIONS.load(Relaxed), peak)
 }
 
 // ------------------------------------------------------------------ records
@@ -451,6 +464,8 @@ pub struct Record {
     pub tasks: usize,
     /// Allocations of one iteration.
     pub allocations: u64,
+    /// The most heap bytes one iteration held at once.
+    pub peak_bytes: u64,
     /// S6 only: how many tasks were polled at least once.
     pub polled: Option<u64>,
 }
@@ -547,7 +562,7 @@ impl<'c> Scenario<'c> {
                 if let Some(polled) = polled {
                     polled.set(0);
                 }
-                let (out, allocations) = count_allocations(&mut run);
+                let (out, allocations, peak_bytes) = count_allocations(&mut run);
                 assert!(check(&out), "{group}/{id}: wrong output");
                 drop(out);
                 RECORDS.lock().unwrap().push(Record {
@@ -555,6 +570,7 @@ impl<'c> Scenario<'c> {
                     id: id.to_owned(),
                     tasks,
                     allocations,
+                    peak_bytes,
                     polled: polled.map(Cell::get),
                 });
             }

@@ -204,8 +204,9 @@ fn render(groups: &[Group]) -> String {
          the same group; time per iteration (one whole batch). **vs fastest peer** is the \
          fastest peer's median ÷ this row's (above 1: faster than every peer); **vs floor** \
          is this row's median ÷ the floor's (the floor is a plain loop polling each future \
-         with a no-op waker: no combinator can beat it). Allocations per task are counted \
-         in one run of each row before it is measured. See `benches/peers/` for what each \
+         with a no-op waker: no combinator can beat it). Allocations per task and peak \
+         memory (the most heap bytes one iteration held at once) are counted in one run \
+         of each row before it is measured. See `benches/peers/` for what each \
          scenario and row does.\n"
     );
     machine(w);
@@ -246,12 +247,12 @@ fn render(groups: &[Group]) -> String {
         _ = writeln!(w, "{tasks} tasks per iteration.\n");
         _ = write!(
             w,
-            "| implementation | median | per task | vs fastest peer | vs floor | allocations per task |"
+            "| implementation | median | per task | vs fastest peer | vs floor | allocations per task | peak memory |"
         );
         _ = writeln!(w, "{}", if polled { " tasks polled |" } else { "" });
         _ = writeln!(
             w,
-            "| --- | ---: | ---: | ---: | ---: | ---: |{}",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |{}",
             if polled { " ---: |" } else { "" }
         );
         let peer = group.fastest(Kind::Peer).and_then(|row| row.median);
@@ -274,7 +275,8 @@ fn render(groups: &[Group]) -> String {
             let allocations = r.allocations as f64 / r.tasks.max(1) as f64;
             _ = write!(
                 w,
-                "| {name} | {median} | {per_task} | {vs_peer} | {vs_floor} | {allocations:.3} |"
+                "| {name} | {median} | {per_task} | {vs_peer} | {vs_floor} | {allocations:.3} | {} |",
+                bytes(r.peak_bytes)
             );
             match (polled, r.polled) {
                 (true, Some(p)) => _ = writeln!(w, " {p} |"),
@@ -285,6 +287,15 @@ fn render(groups: &[Group]) -> String {
         _ = writeln!(w);
     }
     md
+}
+
+/// A byte count the way a person reads it: `512 B`, `3.1 KiB`, `48.0 MiB`.
+fn bytes(n: u64) -> String {
+    match n {
+        n if n < 1 << 10 => format!("{n} B"),
+        n if n < 1 << 20 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 /// The machine, toolchain, versions and date.
