@@ -143,7 +143,7 @@ where
                         return Poll::Ready(Ok((index, value)));
                     }
                 }
-                Some(Event::Canceled(_)) => this.verdict.record_dropped(),
+                Some(Event::Canceled(_) | Event::CanceledMany(_)) => this.verdict.record_dropped(),
                 None => {
                     *this.done = true;
                     // Nothing completed; with neither fault nor cancellation the

@@ -198,7 +198,7 @@ where
                             Recorded::Fault | Recorded::Canceled => {}
                         }
                     }
-                    Event::Canceled(_) => verdict.record_dropped(),
+                    Event::Canceled(_) | Event::CanceledMany(_) => verdict.record_dropped(),
                 }
                 ControlFlow::Continue(())
             }));

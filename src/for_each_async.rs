@@ -234,7 +234,9 @@ where
                 match this.engine.as_mut().poll_event(cx) {
                     Poll::Pending => break,
                     Poll::Ready(None) => *this.engine_done = true,
-                    Poll::Ready(Some(Event::Canceled(_))) => this.verdict.record_dropped(),
+                    Poll::Ready(Some(Event::Canceled(_) | Event::CanceledMany(_))) => {
+                        this.verdict.record_dropped()
+                    }
                     Poll::Ready(Some(Event::Done(index, output))) => {
                         match this.verdict.record(index, output.into_outcome()) {
                             Recorded::Value(value) => {

@@ -93,7 +93,9 @@ impl<S: Source> Future for JoinAll<S> {
         ready!(this.engine.as_mut().poll_drive(cx, |event| {
             match event {
                 Event::Done(index, output) => outputs.put(index, output, more),
-                Event::Canceled(_) => unreachable!("a `JoinAll` is never canceled"),
+                Event::Canceled(_) | Event::CanceledMany(_) => {
+                    unreachable!("a `JoinAll` is never canceled")
+                }
             }
             ControlFlow::Continue(())
         }));

@@ -53,7 +53,8 @@ where
     OutputOf<I::Source>: TaskOutput,
 {
     SettleAll {
-        engine: Engine::new(source.into_source(), NoSignal),
+        // Every canceled task gets its own `Outcome::Canceled`, at its index.
+        engine: Engine::new(source.into_source(), NoSignal).report_each_cancel(),
         outcomes: Ordered::new(),
         fail_fast: false,
         done: false,
@@ -195,6 +196,9 @@ where
                 let (index, outcome) = match event {
                     Event::Done(index, output) => (index, output.into_outcome()),
                     Event::Canceled(index) => (index, Outcome::Canceled),
+                    Event::CanceledMany(_) => {
+                        unreachable!("a `SettleAll` has each cancel reported")
+                    }
                 };
                 let stop = fail_fast && outcome.is_faulted();
                 outcomes.put(index, outcome, more);

@@ -233,7 +233,7 @@ where
                             }
                         }
                     }
-                    Event::Canceled(_) => {
+                    Event::Canceled(_) | Event::CanceledMany(_) => {
                         verdict.record_dropped();
                         results.discard();
                     }

@@ -159,6 +159,7 @@ impl<S: Source, C: Signal> Stream for WhenEach<S, C> {
                     return Poll::Ready(Some((index, output)))
                 }
                 Poll::Ready(Some(Event::Canceled(_))) => *this.canceled += 1,
+                Poll::Ready(Some(Event::CanceledMany(count))) => *this.canceled += count,
                 Poll::Ready(None) => {
                     *this.done = true;
                     return Poll::Ready(None);

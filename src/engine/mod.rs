@@ -12,7 +12,8 @@
 //!
 //! One call to [`Engine::poll_event`] does, in order:
 //!
-//! 1. If the batch was canceled, report the dropped tasks one by one, then end.
+//! 1. If the batch was canceled, report the dropped tasks — as one count, or
+//!    one by one with their indices for a face that asks for them — then end.
 //! 2. Poll the signal; when it has fired, drop every task in flight at once
 //!    (recorded `Canceled`), and never pull from the source again.
 //! 3. *Fill*: fill the places free when the fill starts (fewer than `limit`
@@ -96,8 +97,13 @@ pub(crate) enum Drive {
 pub(crate) enum Event<T> {
     /// The task with this index finished with this output.
     Done(usize, T),
-    /// The batch dropped the task with this index before it finished.
+    /// The batch dropped the task with this index before it finished. Only
+    /// for a batch that reports each cancel ([`Engine::report_each_cancel`]).
     Canceled(usize),
+    /// The batch dropped this many tasks (at least one) at once, before they
+    /// finished. The default report of a cancel: a face that only counts
+    /// cancellations pays nothing per task to learn which ones they were.
+    CanceledMany(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +168,11 @@ struct Core<F: Future> {
     /// returned `Pending` itself (the source will wake us).
     source_parked: bool,
     canceled: bool,
+    /// Report each dropped task with its index, not one count for them all.
+    each_cancel: bool,
+    /// Tasks dropped by a cancel and not yet reported, when they are reported
+    /// as one count.
+    dropped_together: usize,
     /// The batch was told to stop (signal, fail-fast or first success); the
     /// signal is not polled again.
     stopping: bool,
@@ -192,6 +203,8 @@ impl<S: Source, C> Engine<S, C> {
                 source_done: false,
                 source_parked: false,
                 canceled: false,
+                each_cancel: false,
+                dropped_together: 0,
                 stopping: false,
                 graceful: None,
                 yielded: false,
@@ -202,6 +215,14 @@ impl<S: Source, C> Engine<S, C> {
     /// At most `limit` tasks in flight.
     pub(crate) fn set_limit(&mut self, limit: NonZeroUsize) {
         self.core.limit = limit.get();
+    }
+
+    /// Report every task a cancel drops on its own, with its index
+    /// ([`Event::Canceled`]), instead of one [`Event::CanceledMany`] count —
+    /// for a face that records an outcome per index.
+    pub(crate) fn report_each_cancel(mut self) -> Self {
+        self.core.each_cancel = true;
+        self
     }
 
     /// Stop gracefully: see [`Core::cancel`].
@@ -233,7 +254,10 @@ impl<S: Source, C> Engine<S, C> {
     /// finished in the current round and parked, or dropped and not yet
     /// reported.
     pub(crate) fn unreported(&self) -> usize {
-        self.core.slots.running() + self.core.parked.len() + self.core.slots.dropped()
+        self.core.slots.running()
+            + self.core.parked.len()
+            + self.core.slots.dropped()
+            + self.core.dropped_together
     }
 
     /// A lower bound on the events still to come after the current one, for
@@ -375,6 +399,11 @@ impl<S: Source, C: Signal> Engine<S, C> {
                         // A round's parked completions finished before the cancel.
                         if let Some((index, output)) = core.parked.pop() {
                             emit!('event, Event::Done(index, output));
+                        }
+                        if core.dropped_together > 0 {
+                            let count = core.dropped_together;
+                            core.dropped_together = 0;
+                            emit!('event, Event::CanceledMany(count));
                         }
                         if let Some(index) = core.slots.take_dropped() {
                             emit!('event, Event::Canceled(index));
@@ -531,7 +560,12 @@ impl<F: Future> Core<F> {
             self.source_done = true;
             stop.cancel();
         } else {
-            let dropped = self.slots.drop_running();
+            let dropped = if self.each_cancel {
+                self.slots.drop_running()
+            } else {
+                self.dropped_together = self.slots.drop_all();
+                self.dropped_together
+            };
             self.canceled = dropped > 0 || !self.source_done;
             self.source_done = true;
             self.phase = Phase::Canceling;

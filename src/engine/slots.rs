@@ -342,6 +342,25 @@ impl<F> Slots<F> {
         dropped
     }
 
+    /// Drops every running task in place and forgets every slot, without
+    /// marking anything for a report: for a batch that only counts its
+    /// cancellations. Returns how many were dropped.
+    ///
+    /// The storage is closed afterwards — only a cancel, which never pulls a
+    /// task again, calls this — so invariant 2 no longer matters; a late wake
+    /// finds no slot and is ignored ([`Slots::poll`]).
+    pub(crate) fn drop_all(&mut self) -> usize {
+        // Counters first: a task whose `Drop` panics leaves them right.
+        let dropped = self.running;
+        self.running = 0;
+        self.free = None;
+        for block in self.first.iter_mut().chain(self.more.iter_mut()) {
+            // Invariant 1: `clear` drops each future in place, never moved.
+            block.slots.clear();
+        }
+        dropped
+    }
+
     /// Takes the index of one task dropped by [`Slots::drop_running`], lowest
     /// slot first, and frees its slot.
     #[inline]

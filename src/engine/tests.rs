@@ -234,10 +234,52 @@ fn sources_of_unknown_size_grow_in_blocks() {
     assert_eq!(events.len(), n);
 }
 
+/// A task that never finishes and holds a share of `alive` until dropped.
+fn parked_task(alive: &Arc<()>) -> impl Future<Output = ()> {
+    let alive = Arc::clone(alive);
+    async move {
+        core::future::pending::<()>().await;
+        drop(alive);
+    }
+}
+
 #[test]
-fn cancel_drops_every_task_and_reports_it() {
+fn cancel_drops_every_task_and_reports_each_one_when_asked() {
     let n = if cfg!(miri) { 30 } else { 1_000 };
-    let tasks = (0..n).map(|_| core::future::pending::<()>());
+    let alive = Arc::new(());
+    let tasks: Vec<_> = (0..n).map(|_| parked_task(&alive)).collect();
+    let engine = Engine::new(tasks.into_source(), NoSignal).report_each_cancel();
+    let mut engine = pin!(engine);
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(engine.as_mut().poll_event(&mut cx).is_pending());
+    assert_eq!(engine.in_flight(), n);
+    engine.as_mut().cancel();
+    assert_eq!(engine.in_flight(), 0);
+    assert_eq!(Arc::strong_count(&alive), 1, "every task dropped at the cancel");
+    assert_eq!(engine.unreported(), n);
+    let mut canceled = Vec::new();
+    while let Poll::Ready(Some(event)) = engine.as_mut().poll_event(&mut cx) {
+        let Event::Canceled(index) = event else {
+            panic!("only cancellations are left, each with its index")
+        };
+        canceled.push(index);
+    }
+    canceled.sort_unstable();
+    assert_eq!(canceled, (0..n).collect::<Vec<_>>());
+    assert!(engine.was_canceled());
+    assert!(matches!(
+        engine.as_mut().poll_event(&mut cx),
+        Poll::Ready(None)
+    ));
+}
+
+#[test]
+fn cancel_drops_every_task_and_reports_them_as_one_count() {
+    let n = if cfg!(miri) { 30 } else { 1_000 };
+    let alive = Arc::new(());
+    // Over a source of unknown size, so the tasks span several blocks.
+    let tasks = (0..n).map(|_| parked_task(&alive)).filter(|_| true);
     let engine = Engine::new(tasks.into_source(), NoSignal);
     let mut engine = pin!(engine);
     let (_, waker) = counting_waker();
@@ -246,15 +288,13 @@ fn cancel_drops_every_task_and_reports_it() {
     assert_eq!(engine.in_flight(), n);
     engine.as_mut().cancel();
     assert_eq!(engine.in_flight(), 0);
-    let mut canceled = Vec::new();
-    while let Poll::Ready(Some(event)) = engine.as_mut().poll_event(&mut cx) {
-        let Event::Canceled(index) = event else {
-            panic!("only cancellations are left")
-        };
-        canceled.push(index);
-    }
-    canceled.sort_unstable();
-    assert_eq!(canceled, (0..n).collect::<Vec<_>>());
+    assert_eq!(Arc::strong_count(&alive), 1, "every task dropped at the cancel");
+    assert_eq!(engine.unreported(), n);
+    assert!(matches!(
+        engine.as_mut().poll_event(&mut cx),
+        Poll::Ready(Some(Event::CanceledMany(count))) if count == n
+    ));
+    assert_eq!(engine.unreported(), 0);
     assert!(engine.was_canceled());
     assert!(matches!(
         engine.as_mut().poll_event(&mut cx),
@@ -275,7 +315,7 @@ fn a_rounds_completions_come_out_in_index_order_even_when_slots_are_reused() {
         .into_iter()
         .map(|event| match event {
             Event::Done(index, _) => index,
-            Event::Canceled(_) => panic!("nothing cancels this batch"),
+            Event::Canceled(_) | Event::CanceledMany(_) => panic!("nothing cancels this batch"),
         })
         .collect();
     assert_eq!(order, [0, 1, 2]);
