@@ -456,25 +456,37 @@ impl<S: Source, C: Signal> Engine<S, C> {
                         // finishes on its first poll frees a place for the *next*
                         // fill, after the round, so a woken task never waits
                         // behind a stream of instantly ready ones.
-                        let quota = *core.quota.get_or_insert(
+                        let mut quota = *core.quota.get_or_insert(
                             core.limit.saturating_sub(core.slots.running() + core.held),
                         );
-                        let room = quota > 0 && core.slots.running() + core.held < core.limit;
-                        if room && !core.source_done && !core.source_parked {
+                        // Pull and start tasks in a tight loop, each pull
+                        // checked against the quota, the limit and the budget
+                        // exactly as one trip through the whole cycle would.
+                        while quota > 0
+                            && core.slots.running() + core.held < core.limit
+                            && !core.source_done
+                            && !core.source_parked
+                            && core.polls < core.slots.capacity().saturating_add(MIN_BUDGET)
+                        {
                             match this.source.as_mut().poll_next_task(cx) {
                                 Poll::Ready(Some(task)) => {
-                                    core.quota = Some(quota - 1);
+                                    quota -= 1;
                                     core.filled = true;
                                     core.polls += 1;
                                     if let Polled::Ready(index, output) =
                                         core.start(task, this.source.as_ref())
                                     {
+                                        core.quota = Some(quota);
                                         emit!('event, Event::Done(index, output));
                                     }
                                 }
                                 Poll::Ready(None) => core.source_done = true,
                                 Poll::Pending => core.source_parked = true,
                             }
+                        }
+                        core.quota = Some(quota);
+                        if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
+                            // Out of budget: yield (above) before the next pull.
                             continue;
                         }
                         // Nothing more to pull now.

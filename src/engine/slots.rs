@@ -472,15 +472,20 @@ impl<F: Future> Slots<F> {
                 // Never-used slots first: in a batch without a limit, task `i`
                 // then sits in slot `i`, and slot order is index order.
                 block.ready.prepare(slot);
-                // Within the capacity: the `Vec` does not reallocate, so no
-                // running task moves (invariant 1).
-                block.slots.push(Slot::Running(index, task));
-                let Slot::Running(_, task) = slot_mut(&mut block.slots, slot) else {
-                    unreachable!()
+                // SAFETY: `slot == len < capacity`: the place is allocated and
+                // unused, so writing it moves no running task (invariant 1),
+                // and it is initialized before the length covers it.
+                let task = unsafe {
+                    let place = block.slots.as_mut_ptr().add(slot);
+                    place.write(Slot::Running(index, task));
+                    block.slots.set_len(slot + 1);
+                    let Slot::Running(_, task) = &mut *place else {
+                        unreachable!()
+                    };
+                    // Invariant 1: the future stays where it is until it is
+                    // dropped in place.
+                    Pin::new_unchecked(task)
                 };
-                // SAFETY: invariant 1: the future stays where it is until it
-                // is dropped in place.
-                let task = unsafe { Pin::new_unchecked(task) };
                 let waker = block.ready.waker(slot);
                 return Ok(match task.poll(&mut Context::from_waker(&waker)) {
                     Poll::Pending => {

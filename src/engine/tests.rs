@@ -256,7 +256,11 @@ fn cancel_drops_every_task_and_reports_each_one_when_asked() {
     assert_eq!(engine.in_flight(), n);
     engine.as_mut().cancel();
     assert_eq!(engine.in_flight(), 0);
-    assert_eq!(Arc::strong_count(&alive), 1, "every task dropped at the cancel");
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "every task dropped at the cancel"
+    );
     assert_eq!(engine.unreported(), n);
     let mut canceled = Vec::new();
     while let Poll::Ready(Some(event)) = engine.as_mut().poll_event(&mut cx) {
@@ -288,7 +292,11 @@ fn cancel_drops_every_task_and_reports_them_as_one_count() {
     assert_eq!(engine.in_flight(), n);
     engine.as_mut().cancel();
     assert_eq!(engine.in_flight(), 0);
-    assert_eq!(Arc::strong_count(&alive), 1, "every task dropped at the cancel");
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "every task dropped at the cancel"
+    );
     assert_eq!(engine.unreported(), n);
     assert!(matches!(
         engine.as_mut().poll_event(&mut cx),
