@@ -27,8 +27,21 @@ impl<T> Ordered<T> {
 
     /// Stores the output of task `index`. `more` is a lower bound on the tasks
     /// still to come after this one, so a known-size batch allocates once.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put(&mut self, index: usize, value: T, more: usize) {
+        match self {
+            // The common case, kept small enough to inline into the engine's
+            // loop: the next output in order, with room for it.
+            Self::InOrder(items) if index == items.len() && items.len() < items.capacity() => {
+                items.push(value);
+            }
+            _ => self.put_slow(index, value, more),
+        }
+    }
+
+    /// [`Ordered::put`] when storage must be made or outputs are out of order.
+    #[inline(never)]
+    fn put_slow(&mut self, index: usize, value: T, more: usize) {
         match self {
             Self::InOrder(items) if index == items.len() => {
                 if items.capacity() == 0 {

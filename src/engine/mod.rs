@@ -55,6 +55,7 @@
 mod parent_waker;
 mod ready;
 mod slots;
+mod snapshot;
 
 use crate::cancel::CancelSource;
 use crate::signal::{EitherSignal, Signal};

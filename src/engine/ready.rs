@@ -39,9 +39,11 @@
 //!    reference and every cloned waker holds one.
 //! 2. The header's plain fields are written once, before the first waker
 //!    exists, and never again; `items[i]` is written (always with `i`) by
-//!    [`ReadySet::prepare`] before slot `i`'s first waker exists. The words
-//!    start zeroed (a `core::sync::atomic::AtomicUsize` of 0 is all-zero
-//!    bytes; loom's and `portable-atomic`'s are built one by one).
+//!    [`ReadySet::prepare`] before slot `i`'s first waker exists (an item is
+//!    never read before). The words start clear: a large set's allocation is
+//!    zeroed (a `core::sync::atomic::AtomicUsize` of 0 is all-zero bytes); a
+//!    small set's words, and loom's and `portable-atomic`'s, are built one by
+//!    one.
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
@@ -50,8 +52,7 @@
 
 use super::parent_waker::ParentWaker;
 use crate::sync::{AtomicUsize, Ordering};
-use alloc::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
-use alloc::vec::Vec;
+use alloc::alloc::{alloc, alloc_zeroed, dealloc, handle_alloc_error};
 use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -65,6 +66,10 @@ pub(crate) const BITS: usize = usize::BITS as usize;
 const MAX_LEVELS: usize = 8;
 /// Above this many references a clone panics instead of risking an overflow.
 const MAX_REFS: usize = isize::MAX as usize;
+
+/// Sets up to this size are allocated plainly and cleared in place rather
+/// than through `alloc_zeroed` (see [`ReadySet::new`]).
+const SMALL_SET_BYTES: usize = 512;
 
 /// The largest block a ready set can track (wakers store a slot as a `u32`).
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
@@ -133,11 +138,20 @@ impl ReadySet {
             .extend(Layout::array::<AtomicUsize>(total_words).expect(too_big))
             .expect(too_big);
         let layout = layout.pad_to_align();
-        // Zeroed: every word of the bit set starts clear with no pass over it
-        // (large sets get zeroed pages straight from the system); the items are
-        // written one by one as their slots are first used (`prepare`).
+        // Every word of the bit set must start clear; the items are written
+        // one by one as their slots are first used (`prepare`). A large set
+        // gets zeroed pages straight from the system, with no pass over them;
+        // a small one (a few cache lines) is cheaper to allocate plainly and
+        // have its words cleared below than through `calloc`'s slower path.
+        let small = layout.size() <= SMALL_SET_BYTES;
         // SAFETY: the layout has a non-zero size (it holds a `Header`).
-        let base = unsafe { alloc_zeroed(layout) };
+        let base = unsafe {
+            if small {
+                alloc(layout)
+            } else {
+                alloc_zeroed(layout)
+            }
+        };
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
@@ -155,10 +169,10 @@ impl ReadySet {
                 capacity,
                 layout,
             });
-            // Under loom an atomic is not plain memory, and `portable-atomic`
-            // does not promise its layout: build each one there.
-            #[cfg(any(fanout_loom, feature = "portable-atomic"))]
-            {
+            // A small set's memory is not zeroed; under loom an atomic is not
+            // plain memory, and `portable-atomic` does not promise its
+            // layout: build each word there.
+            if small || cfg!(any(fanout_loom, feature = "portable-atomic")) {
                 let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
                 for w in 0..total_words {
                     words.add(w).write(AtomicUsize::new(0));
@@ -205,7 +219,7 @@ impl ReadySet {
     pub(crate) fn waker(&self, slot: usize) -> SlotWaker<'_> {
         // SAFETY: `header` is the base of a live allocation of this layout.
         let item = unsafe { item_ptr(self.header, slot) };
-        // SAFETY: as above; `prepare` wrote it (or it is slot 0's zero).
+        // SAFETY: as above; `prepare` wrote it before this waker was asked for.
         debug_assert_eq!(unsafe { *item }, slot as u32, "fanout: slot not prepared");
         let raw = RawWaker::new(item.cast(), &VTABLE);
         SlotWaker {
@@ -239,7 +253,7 @@ impl ReadySet {
     /// `out` as `(tag, leaf word index, bits)`, in slot order. A wake after
     /// its word was taken goes to the next round — whether or not the engine
     /// has reached that slot yet — so a round is one snapshot of the set.
-    pub(crate) fn take_round(&self, tag: u32, out: &mut Vec<(u32, usize, usize)>) {
+    pub(crate) fn take_round(&self, tag: u32, out: &mut impl Extend<(u32, usize, usize)>) {
         let header = self.header();
         let top = header.levels - 1;
         // SAFETY: the top word is the last of the initialized atomics.
@@ -256,7 +270,7 @@ impl ReadySet {
         match top {
             0 => {
                 if bits != 0 {
-                    out.push((tag, 0, bits));
+                    out.extend(core::iter::once((tag, 0, bits)));
                 }
                 return;
             }
@@ -297,7 +311,7 @@ impl ReadySet {
             let child_bits = self.take_word(level - 1, child);
             if level == 1 {
                 if child_bits != 0 {
-                    out.push((tag, child, child_bits));
+                    out.extend(core::iter::once((tag, child, child_bits)));
                 }
             } else {
                 level -= 1;
@@ -309,14 +323,20 @@ impl ReadySet {
     /// Takes the leaf words below word `word` of level 1 whose bits are in
     /// `bits` (already taken), pushing the non-empty ones.
     #[inline(always)]
-    fn take_leaves(&self, tag: u32, word: usize, bits: usize, out: &mut Vec<(u32, usize, usize)>) {
+    fn take_leaves(
+        &self,
+        tag: u32,
+        word: usize,
+        bits: usize,
+        out: &mut impl Extend<(u32, usize, usize)>,
+    ) {
         let mut rest = bits;
         while rest != 0 {
             let leaf = word * BITS + rest.trailing_zeros() as usize;
             rest &= rest - 1;
             let leaf_bits = self.take_word(0, leaf);
             if leaf_bits != 0 {
-                out.push((tag, leaf, leaf_bits));
+                out.extend(core::iter::once((tag, leaf, leaf_bits)));
             }
         }
     }

@@ -15,6 +15,7 @@
 //! batch at `O(limit)` memory however long its source.
 
 use super::ready::{ReadySet, BITS, MAX_CAPACITY};
+use super::snapshot::Snapshot;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
@@ -108,7 +109,7 @@ pub(crate) struct Slots<F> {
 /// its start, and how far the engine has walked it.
 pub(crate) struct Rounds {
     /// Non-empty leaf words taken: `(block, leaf word, bits not yet visited)`.
-    taken: Vec<(u32, usize, usize)>,
+    taken: Snapshot,
     /// The first entry of `taken` with bits left.
     pos: usize,
     started: bool,
@@ -124,7 +125,7 @@ pub(crate) struct Rounds {
 impl Rounds {
     pub(crate) const fn new() -> Self {
         Self {
-            taken: Vec::new(),
+            taken: Snapshot::new(),
             pos: 0,
             started: false,
             found: false,
@@ -434,14 +435,13 @@ impl<F> Slots<F> {
     #[inline(never)]
     fn take_round(&self, rounds: &mut Rounds, waker: &Waker) {
         {
-            rounds.taken.clear();
-            rounds.pos = 0;
             // At most one entry per leaf word: one allocation for the batch
-            // (one more per added block), however many rounds it runs.
-            let leaf_words = self.capacity.div_ceil(BITS) + self.block_count();
-            if rounds.taken.capacity() < leaf_words {
-                rounds.taken.reserve_exact(leaf_words);
-            }
+            // (one more per added block), however many rounds it runs, and
+            // none for a batch small enough to fit the snapshot inline.
+            rounds
+                .taken
+                .start(self.capacity.div_ceil(BITS) + self.block_count());
+            rounds.pos = 0;
             for block in 0..self.block_count() {
                 let ready = &self.block(block).ready;
                 if block >= rounds.registered {
