@@ -157,14 +157,15 @@ fn allocations_are_independent_of_the_batch_size() {
         println!("when_all over a Vec of {n:>6} yield-once futures: {counts:?}");
         when_all_counts.push(counts);
     }
+    // Exactly: the output `Vec`, the block (its slots), its ready set, and —
+    // only once a round takes more leaf words of the set than the engine keeps
+    // inline (4 words: 256 slots) — the round snapshot's `Vec`. So at most 4
+    // whatever N, and 3 for a small batch.
+    let allocs: Vec<usize> = when_all_counts.iter().map(|c| c.allocs).collect();
+    assert_eq!(allocs, [3, 4, 4], "when_all allocations: {when_all_counts:?}");
     assert!(
-        when_all_counts.windows(2).all(|w| w[0] == w[1]),
-        "when_all allocations depend on N: {when_all_counts:?}"
-    );
-    assert!(
-        when_all_counts[0].allocs <= 4,
-        "when_all makes {} allocations",
-        when_all_counts[0].allocs
+        when_all_counts.iter().all(|c| c.reallocs == 0),
+        "when_all reallocates: {when_all_counts:?}"
     );
 
     // join_all(..).limit(64) over a lazy iterator of N yield-once futures.
