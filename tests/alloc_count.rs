@@ -15,13 +15,14 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+
+#[path = "support/yield_once.rs"]
+mod yield_once;
 
 use fanout::{join_all, when_all};
 use futures::executor::block_on;
+use yield_once::YieldOnce;
 
 struct Counting;
 
@@ -105,38 +106,6 @@ impl std::ops::Sub for Counts {
     }
 }
 
-/// Wakes itself and returns `Pending` once, then `Ready(value)`. Allocates
-/// nothing.
-struct YieldOnce<T> {
-    yielded: bool,
-    value: Option<T>,
-}
-
-impl<T> YieldOnce<T> {
-    fn new(value: T) -> Self {
-        Self {
-            yielded: false,
-            value: Some(value),
-        }
-    }
-}
-
-impl<T> Unpin for YieldOnce<T> {}
-
-impl<T> Future for YieldOnce<T> {
-    type Output = T;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        if self.yielded {
-            Poll::Ready(self.value.take().expect("polled after completion"))
-        } else {
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 #[test]
 fn allocations_are_independent_of_the_batch_size() {
     // Warm up: block_on makes its thread-local notifier on first use (this
@@ -162,7 +131,11 @@ fn allocations_are_independent_of_the_batch_size() {
     // inline (4 words: 256 slots) — the round snapshot's `Vec`. So at most 4
     // whatever N, and 3 for a small batch.
     let allocs: Vec<usize> = when_all_counts.iter().map(|c| c.allocs).collect();
-    assert_eq!(allocs, [3, 4, 4], "when_all allocations: {when_all_counts:?}");
+    assert_eq!(
+        allocs,
+        [3, 4, 4],
+        "when_all allocations: {when_all_counts:?}"
+    );
     assert!(
         when_all_counts.iter().all(|c| c.reallocs == 0),
         "when_all reallocates: {when_all_counts:?}"

@@ -10,11 +10,13 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use futures::executor::block_on;
+
+#[path = "support/yield_once.rs"]
+mod yield_once;
+
+use yield_once::YieldOnce;
 
 struct Tracking;
 
@@ -79,33 +81,10 @@ fn peak_of<R>(f: impl FnOnce() -> R) -> usize {
     PEAK.with(Cell::get) as usize
 }
 
-/// S2's task: wakes itself and returns `Pending` once, then is ready with
-/// `Ok(value)` (the benches' output type, so `when_all` and `try_join_all`
-/// apply too).
-struct YieldOnce {
-    value: u64,
-    yielded: bool,
-}
-
-impl Future for YieldOnce {
-    type Output = Result<u64, ()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.yielded {
-            Poll::Ready(Ok(self.value))
-        } else {
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-fn tasks(n: usize) -> impl Iterator<Item = YieldOnce> {
-    (0..n as u64).map(|value| YieldOnce {
-        value,
-        yielded: false,
-    })
+/// S2's tasks, with the benches' output type (so `when_all` and
+/// `try_join_all` apply too).
+fn tasks(n: usize) -> impl Iterator<Item = YieldOnce<Result<u64, ()>>> {
+    (0..n as u64).map(|value| YieldOnce::new(Ok(value)))
 }
 
 /// What fanout may hold per task at most: the task and its index in a slot
@@ -113,7 +92,7 @@ fn tasks(n: usize) -> impl Iterator<Item = YieldOnce> {
 /// waker points at, a bit of the ready set (rounded up to a byte), and its
 /// place in the output `Vec`. Everything else is per batch.
 fn fanout_bound(n: usize) -> usize {
-    let task = std::mem::size_of::<YieldOnce>().div_ceil(8) * 8;
+    let task = std::mem::size_of::<YieldOnce<Result<u64, ()>>>().div_ceil(8) * 8;
     let output = std::mem::size_of::<Result<u64, ()>>();
     let per_task = task + 8 + 8 + 4 + 1 + output;
     n * per_task + (64 << 10)

@@ -382,173 +382,179 @@ impl<S: Source, C: Signal> Engine<S, C> {
     {
         let mut this = self.project();
         let core = &mut *this.core;
-        // Hands an event to the sink, then starts over as a new call would.
-        // (The label is passed in: labels are hygienic in macros.)
+        // Leaves the search for the next event with this one: it goes to the
+        // sink, and the engine starts over as a new call would. Every event
+        // leaves through the one call of `sink` below, so the compiler inlines
+        // the face's sink once, whatever the size of this loop (with a call
+        // per site, it kept none inlined). (The label is passed in: labels are
+        // hygienic in macros.)
         macro_rules! emit {
-            ($next:lifetime, $event:expr) => {{
-                if sink($event).is_break() {
-                    return Poll::Ready(Drive::Stopped);
-                }
-                continue $next;
-            }};
+            ($found:lifetime, $event:expr) => {
+                break $found $event
+            };
         }
-        'event: loop {
-            loop {
-                match core.phase {
-                    Phase::Running => {}
-                    Phase::Canceling => {
-                        // A round's parked completions finished before the cancel.
-                        if let Some((index, output)) = core.parked.pop() {
-                            emit!('event, Event::Done(index, output));
+        loop {
+            let event = 'event: {
+                loop {
+                    match core.phase {
+                        Phase::Running => {}
+                        Phase::Canceling => {
+                            // A round's parked completions finished before the cancel.
+                            if let Some((index, output)) = core.parked.pop() {
+                                emit!('event, Event::Done(index, output));
+                            }
+                            if core.dropped_together > 0 {
+                                let count = core.dropped_together;
+                                core.dropped_together = 0;
+                                emit!('event, Event::CanceledMany(count));
+                            }
+                            if let Some(index) = core.slots.take_dropped() {
+                                emit!('event, Event::Canceled(index));
+                            }
+                            core.phase = Phase::Done;
+                            continue;
                         }
-                        if core.dropped_together > 0 {
-                            let count = core.dropped_together;
-                            core.dropped_together = 0;
-                            emit!('event, Event::CanceledMany(count));
-                        }
-                        if let Some(index) = core.slots.take_dropped() {
-                            emit!('event, Event::Canceled(index));
-                        }
-                        core.phase = Phase::Done;
+                        Phase::Done => return Poll::Ready(Drive::Finished),
+                    }
+                    if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
+                        core.cancel();
                         continue;
                     }
-                    Phase::Done => return Poll::Ready(Drive::Finished),
+                    break;
                 }
-                if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
-                    core.cancel();
-                    continue;
-                }
-                break;
-            }
-            loop {
-                match core.step {
-                    Step::Fill => {
-                        // The budget is checked here only, between rounds: never
-                        // while a round's completions are parked, so a yield's
-                        // top-up cannot pull past a fault that was already seen.
-                        if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
-                            // Yield: the executor gets its thread back, and we are polled
-                            // again soon because we woke ourselves. First top up to the
-                            // limit, queueing the new tasks instead of polling them, so
-                            // that the limit is reached whenever the batch returns. (A batch
-                            // without a limit has no such promise, and an endless source
-                            // must not be pulled dry here.)
-                            while core.limit != usize::MAX
+                loop {
+                    match core.step {
+                        Step::Fill => {
+                            // The budget is checked here only, between rounds: never
+                            // while a round's completions are parked, so a yield's
+                            // top-up cannot pull past a fault that was already seen.
+                            if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
+                                // Yield: the executor gets its thread back, and we are polled
+                                // again soon because we woke ourselves. First top up to the
+                                // limit, queueing the new tasks instead of polling them, so
+                                // that the limit is reached whenever the batch returns. (A batch
+                                // without a limit has no such promise, and an endless source
+                                // must not be pulled dry here.)
+                                while core.limit != usize::MAX
+                                    && core.slots.running() + core.held < core.limit
+                                    && !core.source_done
+                                    && !core.source_parked
+                                {
+                                    match this.source.as_mut().poll_next_task(cx) {
+                                        Poll::Ready(Some(task)) => {
+                                            let id = core.admit(task, this.source.as_ref());
+                                            core.slots.queue(id);
+                                        }
+                                        Poll::Ready(None) => core.source_done = true,
+                                        Poll::Pending => core.source_parked = true,
+                                    }
+                                }
+                                core.polls = 0;
+                                core.source_parked = false;
+                                core.yielded = true;
+                                cx.waker().wake_by_ref();
+                                return Poll::Pending;
+                            }
+                            // A fill fills the places free when it starts: a task that
+                            // finishes on its first poll frees a place for the *next*
+                            // fill, after the round, so a woken task never waits
+                            // behind a stream of instantly ready ones.
+                            let mut quota = *core.quota.get_or_insert(
+                                core.limit.saturating_sub(core.slots.running() + core.held),
+                            );
+                            // Pull and start tasks in a tight loop, each pull
+                            // checked against the quota, the limit and the budget
+                            // exactly as one trip through the whole cycle would.
+                            while quota > 0
                                 && core.slots.running() + core.held < core.limit
                                 && !core.source_done
                                 && !core.source_parked
+                                && core.polls < core.slots.capacity().saturating_add(MIN_BUDGET)
                             {
                                 match this.source.as_mut().poll_next_task(cx) {
                                     Poll::Ready(Some(task)) => {
-                                        let id = core.admit(task, this.source.as_ref());
-                                        core.slots.queue(id);
+                                        quota -= 1;
+                                        core.filled = true;
+                                        core.polls += 1;
+                                        if let Polled::Ready(index, output) =
+                                            core.start(task, this.source.as_ref())
+                                        {
+                                            core.quota = Some(quota);
+                                            emit!('event, Event::Done(index, output));
+                                        }
                                     }
                                     Poll::Ready(None) => core.source_done = true,
                                     Poll::Pending => core.source_parked = true,
                                 }
                             }
-                            core.polls = 0;
-                            core.source_parked = false;
-                            core.yielded = true;
-                            cx.waker().wake_by_ref();
-                            return Poll::Pending;
+                            core.quota = Some(quota);
+                            if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
+                                // Out of budget: yield (above) before the next pull.
+                                continue;
+                            }
+                            // Nothing more to pull now.
+                            // Idle when a whole round, taken after this turn's
+                            // waker was registered, found nothing — or found
+                            // tasks, but nothing has been woken since (a look at
+                            // the sets' top words instead of a whole confirming
+                            // round: a wake after the look wakes us anyway).
+                            let idle = !core.filled
+                                && core.rounds.walked()
+                                && (!core.round_found || !core.slots.any_woken());
+                            core.filled = false;
+                            core.quota = None;
+                            if idle {
+                                if core.source_done && core.slots.running() == 0 {
+                                    core.phase = Phase::Done;
+                                    return Poll::Ready(Drive::Finished);
+                                }
+                                // A whole round found nothing after registering our
+                                // waker, and nothing new was pulled: wait for a wake.
+                                core.polls = 0;
+                                core.source_parked = false;
+                                core.rounds.reset();
+                                return Poll::Pending;
+                            }
+                            core.rounds.restart();
+                            core.step = Step::Round;
                         }
-                        // A fill fills the places free when it starts: a task that
-                        // finishes on its first poll frees a place for the *next*
-                        // fill, after the round, so a woken task never waits
-                        // behind a stream of instantly ready ones.
-                        let mut quota = *core.quota.get_or_insert(
-                            core.limit.saturating_sub(core.slots.running() + core.held),
-                        );
-                        // Pull and start tasks in a tight loop, each pull
-                        // checked against the quota, the limit and the budget
-                        // exactly as one trip through the whole cycle would.
-                        while quota > 0
-                            && core.slots.running() + core.held < core.limit
-                            && !core.source_done
-                            && !core.source_parked
-                            && core.polls < core.slots.capacity().saturating_add(MIN_BUDGET)
-                        {
-                            match this.source.as_mut().poll_next_task(cx) {
-                                Poll::Ready(Some(task)) => {
-                                    quota -= 1;
-                                    core.filled = true;
-                                    core.polls += 1;
-                                    if let Polled::Ready(index, output) =
-                                        core.start(task, this.source.as_ref())
-                                    {
-                                        core.quota = Some(quota);
-                                        emit!('event, Event::Done(index, output));
+                        Step::Round => {
+                            if let Some(id) = core.slots.next_woken(&mut core.rounds, cx.waker()) {
+                                match core.slots.poll(id) {
+                                    Polled::Idle => {}
+                                    Polled::Pending => core.polls += 1,
+                                    Polled::Ready(index, output) => {
+                                        core.polls += 1;
+                                        if !core.slots.reused() {
+                                            // Slot order is index order: hand it out now.
+                                            emit!('event, Event::Done(index, output));
+                                        }
+                                        core.parked.push((index, output));
                                     }
                                 }
-                                Poll::Ready(None) => core.source_done = true,
-                                Poll::Pending => core.source_parked = true,
+                                continue;
                             }
-                        }
-                        core.quota = Some(quota);
-                        if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
-                            // Out of budget: yield (above) before the next pull.
-                            continue;
-                        }
-                        // Nothing more to pull now.
-                        // Idle when a whole round, taken after this turn's
-                        // waker was registered, found nothing — or found
-                        // tasks, but nothing has been woken since (a look at
-                        // the sets' top words instead of a whole confirming
-                        // round: a wake after the look wakes us anyway).
-                        let idle = !core.filled
-                            && core.rounds.walked()
-                            && (!core.round_found || !core.slots.any_woken());
-                        core.filled = false;
-                        core.quota = None;
-                        if idle {
-                            if core.source_done && core.slots.running() == 0 {
-                                core.phase = Phase::Done;
-                                return Poll::Ready(Drive::Finished);
+                            core.round_found = core.rounds.found();
+                            if core.parked.is_empty() {
+                                // Nothing to hand out: straight back to filling.
+                                core.step = Step::Fill;
+                                continue;
                             }
-                            // A whole round found nothing after registering our
-                            // waker, and nothing new was pulled: wait for a wake.
-                            core.polls = 0;
-                            core.source_parked = false;
-                            core.rounds.reset();
-                            return Poll::Pending;
+                            if core.parked.len() > 1 {
+                                core.parked
+                                    .sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
+                            }
+                            core.step = Step::Emit;
                         }
-                        core.rounds.restart();
-                        core.step = Step::Round;
+                        Step::Emit => match core.parked.pop() {
+                            Some((index, output)) => emit!('event, Event::Done(index, output)),
+                            None => core.step = Step::Fill,
+                        },
                     }
-                    Step::Round => {
-                        if let Some(id) = core.slots.next_woken(&mut core.rounds, cx.waker()) {
-                            match core.slots.poll(id) {
-                                Polled::Idle => {}
-                                Polled::Pending => core.polls += 1,
-                                Polled::Ready(index, output) => {
-                                    core.polls += 1;
-                                    if !core.slots.reused() {
-                                        // Slot order is index order: hand it out now.
-                                        emit!('event, Event::Done(index, output));
-                                    }
-                                    core.parked.push((index, output));
-                                }
-                            }
-                            continue;
-                        }
-                        core.round_found = core.rounds.found();
-                        if core.parked.is_empty() {
-                            // Nothing to hand out: straight back to filling.
-                            core.step = Step::Fill;
-                            continue;
-                        }
-                        if core.parked.len() > 1 {
-                            core.parked
-                                .sort_unstable_by_key(|&(index, _)| core::cmp::Reverse(index));
-                        }
-                        core.step = Step::Emit;
-                    }
-                    Step::Emit => match core.parked.pop() {
-                        Some((index, output)) => emit!('event, Event::Done(index, output)),
-                        None => core.step = Step::Fill,
-                    },
                 }
+            };
+            if sink(event).is_break() {
+                return Poll::Ready(Drive::Stopped);
             }
         }
     }
@@ -597,8 +603,8 @@ impl<F: Future> Core<F> {
     }
 
     /// Gives a task just pulled from the source its index and a slot, and
-    /// polls it for the first time.
-    #[inline]
+    /// polls it for the first time. Always inlined: it is the fill loop's body.
+    #[inline(always)]
     fn start<S: Source<Task = F>>(&mut self, task: F, source: Pin<&S>) -> Polled<F::Output> {
         let index = self.pulled;
         self.pulled += 1;

@@ -5,7 +5,7 @@
 use super::ready::{ReadySet, BITS};
 use super::{block_size, Engine, Event};
 use crate::signal::NoSignal;
-use crate::source::IntoSource;
+use crate::source::{IntoSource, Source};
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
@@ -243,12 +243,14 @@ fn parked_task(alive: &Arc<()>) -> impl Future<Output = ()> {
     }
 }
 
-#[test]
-fn cancel_drops_every_task_and_reports_each_one_when_asked() {
-    let n = if cfg!(miri) { 30 } else { 1_000 };
-    let alive = Arc::new(());
-    let tasks: Vec<_> = (0..n).map(|_| parked_task(&alive)).collect();
-    let engine = Engine::new(tasks.into_source(), NoSignal).report_each_cancel();
+/// Starts `n` parked tasks of `alive` on `engine`, cancels it, and checks that
+/// every task was dropped at once and is still to be reported; returns the
+/// events that follow, up to the end (which must then stay the end).
+fn cancel_parked<S: Source<Task = T>, T: Future<Output = ()>>(
+    engine: Engine<S, NoSignal>,
+    n: usize,
+    alive: &Arc<()>,
+) -> Vec<Event<()>> {
     let mut engine = pin!(engine);
     let (_, waker) = counting_waker();
     let mut cx = Context::from_waker(&waker);
@@ -257,25 +259,39 @@ fn cancel_drops_every_task_and_reports_each_one_when_asked() {
     engine.as_mut().cancel();
     assert_eq!(engine.in_flight(), 0);
     assert_eq!(
-        Arc::strong_count(&alive),
+        Arc::strong_count(alive),
         1,
         "every task dropped at the cancel"
     );
     assert_eq!(engine.unreported(), n);
-    let mut canceled = Vec::new();
+    let mut events = Vec::new();
     while let Poll::Ready(Some(event)) = engine.as_mut().poll_event(&mut cx) {
-        let Event::Canceled(index) = event else {
-            panic!("only cancellations are left, each with its index")
-        };
-        canceled.push(index);
+        events.push(event);
     }
-    canceled.sort_unstable();
-    assert_eq!(canceled, (0..n).collect::<Vec<_>>());
+    assert_eq!(engine.unreported(), 0);
     assert!(engine.was_canceled());
     assert!(matches!(
         engine.as_mut().poll_event(&mut cx),
         Poll::Ready(None)
     ));
+    events
+}
+
+#[test]
+fn cancel_drops_every_task_and_reports_each_one_when_asked() {
+    let n = if cfg!(miri) { 30 } else { 1_000 };
+    let alive = Arc::new(());
+    let tasks: Vec<_> = (0..n).map(|_| parked_task(&alive)).collect();
+    let engine = Engine::new(tasks.into_source(), NoSignal).report_each_cancel();
+    let mut canceled: Vec<usize> = cancel_parked(engine, n, &alive)
+        .into_iter()
+        .map(|event| match event {
+            Event::Canceled(index) => index,
+            _ => panic!("only cancellations are left, each with its index"),
+        })
+        .collect();
+    canceled.sort_unstable();
+    assert_eq!(canceled, (0..n).collect::<Vec<_>>());
 }
 
 #[test]
@@ -285,29 +301,11 @@ fn cancel_drops_every_task_and_reports_them_as_one_count() {
     // Over a source of unknown size, so the tasks span several blocks.
     let tasks = (0..n).map(|_| parked_task(&alive)).filter(|_| true);
     let engine = Engine::new(tasks.into_source(), NoSignal);
-    let mut engine = pin!(engine);
-    let (_, waker) = counting_waker();
-    let mut cx = Context::from_waker(&waker);
-    assert!(engine.as_mut().poll_event(&mut cx).is_pending());
-    assert_eq!(engine.in_flight(), n);
-    engine.as_mut().cancel();
-    assert_eq!(engine.in_flight(), 0);
-    assert_eq!(
-        Arc::strong_count(&alive),
-        1,
-        "every task dropped at the cancel"
+    let events = cancel_parked(engine, n, &alive);
+    assert!(
+        matches!(events[..], [Event::CanceledMany(count)] if count == n),
+        "one count of every dropped task: {events:?}"
     );
-    assert_eq!(engine.unreported(), n);
-    assert!(matches!(
-        engine.as_mut().poll_event(&mut cx),
-        Poll::Ready(Some(Event::CanceledMany(count))) if count == n
-    ));
-    assert_eq!(engine.unreported(), 0);
-    assert!(engine.was_canceled());
-    assert!(matches!(
-        engine.as_mut().poll_event(&mut cx),
-        Poll::Ready(None)
-    ));
 }
 
 #[test]
