@@ -119,12 +119,14 @@
 //! So a task is polled exactly once more than it was woken, a round costs time
 //! in proportion to the tasks woken (never to the size of the batch), and a
 //! batch over a source of known size makes a constant number of allocations
-//! whatever its size: three for `when_all` over a `Vec` (the wakers, the
-//! slots, the results), and a fourth, for the round's snapshot, once a round
-//! has woken tasks in more than four 64-slot words of the set (smaller rounds
-//! keep it inside the batch). A small ready set is allocated plainly and
-//! cleared, not through `calloc`, which costs more than it saves at that
-//! size. A limited batch holds `O(limit)` tasks however long its source.
+//! whatever its size: two for `when_all` over a `Vec` (the tasks' slots and
+//! their wakers' bit set share one, the results take the other), and a third,
+//! for the round's snapshot, once a round has woken tasks in more than four
+//! 64-slot words of the set (smaller rounds keep it inside the batch). Sharing
+//! one allocation is why a stray clone of a task's waker, kept after its batch
+//! ends, keeps the batch's (emptied) slot memory allocated until it is dropped
+//! — the trade most executors make for their tasks too. A limited batch holds
+//! `O(limit)` tasks however long its source.
 //! A cancel drops every task in flight in place, in one pass, and faces that
 //! only count cancellations (all but `settle_all`, which records each task's
 //! `Outcome::Canceled` at its index) learn how many in one step rather than

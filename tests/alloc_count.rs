@@ -126,14 +126,14 @@ fn allocations_are_independent_of_the_batch_size() {
         println!("when_all over a Vec of {n:>6} yield-once futures: {counts:?}");
         when_all_counts.push(counts);
     }
-    // Exactly: the output `Vec`, the block (its slots), its ready set, and —
-    // only once a round takes more leaf words of the set than the engine keeps
-    // inline (4 words: 256 slots) — the round snapshot's `Vec`. So at most 4
-    // whatever N, and 3 for a small batch.
+    // Exactly: the output `Vec`, the block (its slots and its ready set share
+    // one allocation), and — only once a round takes more leaf words of the
+    // set than the engine keeps inline (4 words: 256 slots) — the round
+    // snapshot's `Vec`. So at most 3 whatever N, and 2 for a small batch.
     let allocs: Vec<usize> = when_all_counts.iter().map(|c| c.allocs).collect();
     assert_eq!(
         allocs,
-        [3, 4, 4],
+        [2, 3, 3],
         "when_all allocations: {when_all_counts:?}"
     );
     assert!(

@@ -187,40 +187,72 @@ impl Future for Counted<'_> {
     }
 }
 
-/// Pending (waking itself) on its first poll; on its second it runs `action`
-/// and completes. `Later::new(|| ())` is a cancellation signal that fires
-/// right after the batch's first poll; `Later::new(|| source.cancel())`
-/// cancels a token at that moment.
-pub struct Later<F: FnOnce() + Unpin> {
-    action: Option<F>,
-    polled: bool,
+/// A [`Parked`] task that counts, in `started`, how many tasks have been
+/// polled at least once: S7 fires its signal only once every task of the
+/// batch is in flight.
+pub struct Started<'a> {
+    parked: Parked,
+    started: &'a Cell<usize>,
+    counted: bool,
 }
 
-impl<F: FnOnce() + Unpin> Later<F> {
-    pub fn new(action: F) -> Self {
+impl<'a> Started<'a> {
+    pub fn new(started: &'a Cell<usize>) -> Self {
         Self {
-            action: Some(action),
-            polled: false,
+            parked: Parked::default(),
+            started,
+            counted: false,
         }
     }
 }
 
-impl<F: FnOnce() + Unpin> Future for Later<F> {
+impl Future for Started<'_> {
+    type Output = Out;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out> {
+        if !self.counted {
+            self.counted = true;
+            self.started.set(self.started.get() + 1);
+        }
+        self.parked.park(cx);
+        Poll::Pending
+    }
+}
+
+/// Pending (waking itself) until `started` reaches `n`; then it runs `action`
+/// and completes. With [`Started`] tasks: a cancellation signal that fires
+/// once every task of the batch has been polled once, however many polls of
+/// the batch that takes.
+pub struct AllStarted<'a, F: FnOnce() + Unpin> {
+    action: Option<F>,
+    started: &'a Cell<usize>,
+    n: usize,
+}
+
+impl<'a, F: FnOnce() + Unpin> AllStarted<'a, F> {
+    pub fn new(started: &'a Cell<usize>, n: usize, action: F) -> Self {
+        Self {
+            action: Some(action),
+            started,
+            n,
+        }
+    }
+}
+
+impl<F: FnOnce() + Unpin> Future for AllStarted<'_, F> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.polled {
-            let action = self
-                .action
-                .take()
-                .expect("`Later` polled after it completed");
-            action();
-            Poll::Ready(())
-        } else {
-            self.polled = true;
+        if self.started.get() < self.n {
             cx.waker().wake_by_ref();
-            Poll::Pending
+            return Poll::Pending;
         }
+        let action = self
+            .action
+            .take()
+            .expect("`AllStarted` polled after it completed");
+        action();
+        Poll::Ready(())
     }
 }
 

@@ -3,17 +3,23 @@
 //! # Layout
 //!
 //! One heap allocation per block, shared by the engine and by every waker it
-//! ever handed out:
+//! ever handed out; the block's slots (the tasks themselves) live at its end:
 //!
 //! ```text
-//! +--------+-------------------------+------------------------------------+
-//! | Header | items: [u32; capacity]  | words: [AtomicUsize; total_words]  |
-//! | refs   | items[i] == i once used | level 0 (leaves): 1 bit per slot   |
-//! | parent |                         | level 1: 1 bit per level-0 word    |
-//! | ...    | (a slot's waker points  | ... up to one top word             |
-//! |        |  at its item)           |                                    |
-//! +--------+-------------------------+------------------------------------+
+//! +--------+-------------------------+-----------------------------------+-------------------+
+//! | Header | items: [u32; capacity]  | words: [AtomicUsize; total_words] | tail: the block's |
+//! | refs   | items[i] == i once used | level 0 (leaves): 1 bit per slot  | slots, owned by   |
+//! | parent |                         | level 1: 1 bit per level-0 word   | the engine        |
+//! | ...    | (a slot's waker points  | ... up to one top word            | (never read here) |
+//! |        |  at its item)           |                                   |                   |
+//! +--------+-------------------------+-----------------------------------+-------------------+
 //! ```
+//!
+//! Why the slots share the set's allocation: a block then costs one
+//! allocation instead of two, which is most of the fixed cost of a small batch
+//! (measured on S8, 10,000 batches of 8). The price: a waker that outlives its
+//! batch keeps the emptied slot memory allocated until it is dropped, not only
+//! the bit set.
 //!
 //! A slot's waker is a pointer to `items[i]`: reading the item gives `i`, and
 //! the header sits `ITEMS_OFFSET + 4 * i` bytes before it (the items come right
@@ -40,10 +46,11 @@
 //! 2. The header's plain fields are written once, before the first waker
 //!    exists, and never again; `items[i]` is written (always with `i`) by
 //!    [`ReadySet::prepare`] before slot `i`'s first waker exists (an item is
-//!    never read before). The words start clear: a large set's allocation is
-//!    zeroed (a `core::sync::atomic::AtomicUsize` of 0 is all-zero bytes); a
-//!    small set's words, and loom's and `portable-atomic`'s, are built one by
-//!    one.
+//!    never read before). The words are built clear, one by one, before the
+//!    set is handed out.
+//! 5. The tail (a block's slots, see [`ReadySet::with_tail`]) belongs to the
+//!    engine: the set never touches it, and only frees its memory with the
+//!    rest of the allocation.
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
@@ -52,7 +59,7 @@
 
 use super::parent_waker::ParentWaker;
 use crate::sync::{AtomicUsize, Ordering};
-use alloc::alloc::{alloc, alloc_zeroed, dealloc, handle_alloc_error};
+use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -66,10 +73,6 @@ pub(crate) const BITS: usize = usize::BITS as usize;
 const MAX_LEVELS: usize = 8;
 /// Above this many references a clone panics instead of risking an overflow.
 const MAX_REFS: usize = isize::MAX as usize;
-
-/// Sets up to this size are allocated plainly and cleared in place rather
-/// than through `alloc_zeroed` (see [`ReadySet::new`]).
-const SMALL_SET_BYTES: usize = 512;
 
 /// The largest block a ready set can track (wakers store a slot as a `u32`).
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
@@ -106,11 +109,29 @@ unsafe impl Send for ReadySet {}
 unsafe impl Sync for ReadySet {}
 
 impl ReadySet {
-    /// A set for slots `0..capacity`, all clear.
+    /// A set for slots `0..capacity`, all clear, with nothing after it.
     ///
     /// # Panics
     /// If `capacity` is zero or above [`MAX_CAPACITY`], or the layout overflows.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::with_tail(capacity, Layout::new::<()>()).0
+    }
+
+    /// A set for slots `0..capacity`, all clear, in one allocation with room
+    /// for `tail` after it: the block's slots live there, so a block costs one
+    /// allocation, not two. Returns the set and the tail's (uninitialized,
+    /// suitably aligned) start.
+    ///
+    /// The set never reads, writes or drops the tail: its owner must drop
+    /// whatever it puts there before it drops the set. The memory itself is
+    /// freed with the set's last reference — a waker kept after the batch
+    /// ends keeps the (already emptied) tail allocated too, as a task's
+    /// memory stays while any of its wakers lives in most executors.
+    ///
+    /// # Panics
+    /// If `capacity` is zero or above [`MAX_CAPACITY`], or the layout overflows.
+    pub(crate) fn with_tail(capacity: usize, tail: Layout) -> (Self, NonNull<u8>) {
         assert!(
             (1..=MAX_CAPACITY).contains(&capacity),
             "fanout: a block holds 1..=u32::MAX tasks"
@@ -137,28 +158,23 @@ impl ReadySet {
         let (layout, words_offset) = layout
             .extend(Layout::array::<AtomicUsize>(total_words).expect(too_big))
             .expect(too_big);
+        let (layout, tail_offset) = layout.extend(tail).expect(too_big);
         let layout = layout.pad_to_align();
-        // Every word of the bit set must start clear; the items are written
-        // one by one as their slots are first used (`prepare`). A large set
-        // gets zeroed pages straight from the system, with no pass over them;
-        // a small one (a few cache lines) is cheaper to allocate plainly and
-        // have its words cleared below than through `calloc`'s slower path.
-        let small = layout.size() <= SMALL_SET_BYTES;
+        // Only the bit set's words must start clear (the items are written
+        // one by one as their slots are first used, `prepare`, and the tail
+        // is its owner's): the allocation is plain and the words are built
+        // one by one below — a pass over one bit per slot, where zeroing the
+        // whole allocation would cost a pass over every slot.
         // SAFETY: the layout has a non-zero size (it holds a `Header`).
-        let base = unsafe {
-            if small {
-                alloc(layout)
-            } else {
-                alloc_zeroed(layout)
-            }
-        };
+        let base = unsafe { alloc(layout) };
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
         // SAFETY: `base` is a fresh allocation of `layout`, which places a
-        // `Header` at 0, `capacity` `u32`s at `ITEMS_OFFSET` and `total_words`
-        // atomics at `words_offset`, each suitably aligned by `Layout::extend`.
-        unsafe {
+        // `Header` at 0, `capacity` `u32`s at `ITEMS_OFFSET`, `total_words`
+        // atomics at `words_offset` and the tail at `tail_offset`, each
+        // suitably aligned by `Layout::extend`.
+        let tail = unsafe {
             base.cast::<Header>().as_ptr().write(Header {
                 refs: AtomicUsize::new(1),
                 parent: ParentWaker::new(),
@@ -169,19 +185,18 @@ impl ReadySet {
                 capacity,
                 layout,
             });
-            // A small set's memory is not zeroed; under loom an atomic is not
-            // plain memory, and `portable-atomic` does not promise its
-            // layout: build each word there.
-            if small || cfg!(any(fanout_loom, feature = "portable-atomic")) {
-                let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
-                for w in 0..total_words {
-                    words.add(w).write(AtomicUsize::new(0));
-                }
+            let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
+            for w in 0..total_words {
+                words.add(w).write(AtomicUsize::new(0));
             }
-        }
-        Self {
-            header: base.cast(),
-        }
+            NonNull::new_unchecked(base.as_ptr().add(tail_offset))
+        };
+        (
+            Self {
+                header: base.cast(),
+            },
+            tail,
+        )
     }
 
     /// A set with every slot already prepared, for tests that make wakers

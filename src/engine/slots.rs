@@ -17,8 +17,10 @@
 use super::ready::{ReadySet, BITS, MAX_CAPACITY};
 use super::snapshot::Snapshot;
 use alloc::vec::Vec;
+use core::alloc::Layout;
 use core::future::Future;
 use core::pin::Pin;
+use core::ptr::{self, NonNull};
 use core::task::{Context, Poll, Waker};
 
 /// Where a slot is: which block, and which slot in it.
@@ -39,44 +41,112 @@ enum Slot<F> {
     Dropped(usize),
 }
 
-/// A block: slots and the ready set that tracks their wakes.
-///
-/// The slots live in a `Vec` allocated once with exactly `len` places and never
-/// grown past them, so it never reallocates and a slot never moves. Only the
-/// slots below `slots.len()` have ever held a task: a slot is initialized when
-/// it is first used, so a batch of 100,000 tasks that finish on their first
-/// poll touches one slot, not 100,000.
+/// A block: slots and the ready set that tracks their wakes, in one
+/// allocation (the slots are the ready set's tail, [`ReadySet::with_tail`]).
 struct Block<F> {
     ready: ReadySet,
-    slots: Vec<Slot<F>>,
-    /// The block's size: `slots.capacity()`, kept so that asking borrows nothing.
-    len: usize,
+    slots: SlotArray<F>,
 }
 
 impl<F> Block<F> {
     fn new(capacity: usize) -> Self {
+        let layout = Layout::array::<Slot<F>>(capacity)
+            .unwrap_or_else(|_| panic!("fanout: batch too large to lay out"));
+        let (ready, tail) = ReadySet::with_tail(capacity, layout);
         Self {
-            ready: ReadySet::new(capacity),
-            slots: Vec::with_capacity(capacity),
-            len: capacity,
+            ready,
+            slots: SlotArray {
+                base: tail.cast(),
+                used: 0,
+                len: capacity,
+            },
         }
-    }
-
-    /// The slot `slot`, which must have been used (`slot < slots.len()`).
-    #[inline]
-    fn slot_mut(&mut self, slot: usize) -> &mut Slot<F> {
-        slot_mut(&mut self.slots, slot)
     }
 }
 
-/// Slot `slot` of `slots`, which must be below `slots.len()`.
-#[inline]
-fn slot_mut<F>(slots: &mut Vec<Slot<F>>, slot: usize) -> &mut Slot<F> {
-    assert!(slot < slots.len(), "fanout: slot out of range");
-    // SAFETY: in bounds, checked above. Through the raw pointer, so that no
-    // reference to the whole slice is made: the other slots' running tasks may
-    // hold references into themselves (Stacked Borrows).
-    unsafe { &mut *slots.as_mut_ptr().add(slot) }
+impl<F> Drop for Block<F> {
+    fn drop(&mut self) {
+        // The tasks go first, while the ready set (their memory) still lives.
+        self.slots.truncate(0);
+    }
+}
+
+/// A block's slots: exactly `len` of them, never resized, so a slot never
+/// moves. Only the slots below `used` have ever held a task: a slot is
+/// initialized when it is first used, so a batch of 100,000 tasks that finish
+/// on their first poll touches one slot, not 100,000.
+///
+/// # Invariants
+/// - `base` points at `len` places for a `Slot<F>` in the tail of the block's
+///   ready-set allocation, which the block's `ready` keeps alive; the first
+///   `used` are initialized, the rest are not.
+/// - Only this array reads, writes and drops them; the block drops the
+///   initialized ones (in place) before its ready set lets the memory go.
+struct SlotArray<F> {
+    base: NonNull<Slot<F>>,
+    used: usize,
+    len: usize,
+}
+
+// SAFETY: the array owns its slots as a `Vec<Slot<F>>` would (the pointer is
+// into memory only it uses).
+unsafe impl<F: Send> Send for SlotArray<F> {}
+// SAFETY: as above; `&SlotArray` gives no access to the slots at all.
+unsafe impl<F: Sync> Sync for SlotArray<F> {}
+
+impl<F> SlotArray<F> {
+    /// The place of slot `slot`, which must be below `len`.
+    #[inline]
+    fn place(&self, slot: usize) -> *mut Slot<F> {
+        debug_assert!(slot < self.len);
+        // SAFETY: `slot < len`: inside the array (invariants).
+        unsafe { self.base.as_ptr().add(slot) }
+    }
+
+    /// The slot `slot`, which must have been used (`slot < used`).
+    #[inline]
+    fn get_mut(&mut self, slot: usize) -> &mut Slot<F> {
+        assert!(slot < self.used, "fanout: slot out of range");
+        // SAFETY: initialized, since below `used`. Through the raw pointer, so
+        // that no reference to the whole array is made: the other slots'
+        // running tasks may hold references into themselves (Stacked Borrows).
+        unsafe { &mut *self.place(slot) }
+    }
+
+    /// Writes a new slot in the first never-used place, which must exist
+    /// (`used < len`), and returns it.
+    #[inline(always)]
+    fn push(&mut self, value: Slot<F>) -> &mut Slot<F> {
+        assert!(self.used < self.len, "fanout: block full");
+        let place = self.place(self.used);
+        // SAFETY: `used < len`: the place is in the array and uninitialized,
+        // so writing it moves and overwrites nothing (invariant 1 of `Slots`);
+        // it is initialized before `used` covers it.
+        unsafe {
+            place.write(value);
+            self.used += 1;
+            &mut *place
+        }
+    }
+
+    /// Drops the slots from `from` on (in place: invariant 1 of `Slots`) and
+    /// makes them never-used again.
+    #[inline]
+    fn truncate(&mut self, from: usize) {
+        let Some(count) = self.used.checked_sub(from) else {
+            return;
+        };
+        // The count first: a task whose `Drop` panics leaves no slot that is
+        // both counted and dropped.
+        self.used = from;
+        if count > 0 {
+            // SAFETY: slots `from..from + count` were initialized and are no
+            // longer counted, so each is dropped exactly once, where it stands.
+            unsafe {
+                ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.place(from), count));
+            }
+        }
+    }
 }
 
 /// Every slot of a batch.
@@ -86,8 +156,8 @@ fn slot_mut<F>(slots: &mut Vec<Slot<F>>, slot: usize) -> &mut Slot<F> {
 ///    running slot is only ever overwritten in place (which drops the future
 ///    where it stands).
 /// 2. `free` heads a list through every `Slot::Free` slot, each once. Every
-///    block but the last is fully used (`slots.len() == len`); the last one's
-///    slots from `slots.len()` on are the never-used ones (uninitialized).
+///    block but the last is fully used (`used == len`); the last one's
+///    slots from `used` on are the never-used ones (uninitialized).
 /// 3. `running` counts the `Slot::Running` slots.
 pub(crate) struct Slots<F> {
     /// The first block, kept inline: a known-size batch never allocates a `Vec`.
@@ -223,7 +293,7 @@ impl<F> Slots<F> {
     #[inline]
     fn has_fresh(&self) -> bool {
         let last = self.more.last().or(self.first.as_ref());
-        last.is_some_and(|block| block.slots.len() < block.len)
+        last.is_some_and(|block| block.slots.used < block.slots.len)
     }
 
     fn block_count(&self) -> usize {
@@ -277,11 +347,10 @@ impl<F> Slots<F> {
         // sits in slot `i`, and slot order is index order.
         let last = self.block_count().wrapping_sub(1);
         if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
-            let slot = block.slots.len();
-            if slot < block.len {
+            let slot = block.slots.used;
+            if slot < block.slots.len {
                 block.ready.prepare(slot);
-                // Within the capacity: the `Vec` does not reallocate, so no
-                // running task moves (invariant 1).
+                // A never-used place: no running task moves (invariant 1).
                 block.slots.push(Slot::Running(index, task));
                 self.running += 1;
                 return SlotId {
@@ -303,7 +372,10 @@ impl<F> Slots<F> {
         let Some(id) = self.free else {
             return Err(task);
         };
-        let slot = self.block_mut(id.block as usize).slot_mut(id.slot as usize);
+        let slot = self
+            .block_mut(id.block as usize)
+            .slots
+            .get_mut(id.slot as usize);
         let Slot::Free(next) = *slot else {
             unreachable!("fanout: the free list points at a busy slot")
         };
@@ -329,7 +401,8 @@ impl<F> Slots<F> {
     pub(crate) fn drop_running(&mut self) -> usize {
         let mut dropped = 0;
         for block in self.first.iter_mut().chain(self.more.iter_mut()) {
-            for slot in block.slots.iter_mut() {
+            for s in 0..block.slots.used {
+                let slot = block.slots.get_mut(s);
                 if let Slot::Running(index, _) = *slot {
                     // Invariant 1: overwritten in place, never moved.
                     *slot = Slot::Dropped(index);
@@ -356,8 +429,8 @@ impl<F> Slots<F> {
         self.running = 0;
         self.free = None;
         for block in self.first.iter_mut().chain(self.more.iter_mut()) {
-            // Invariant 1: `clear` drops each future in place, never moved.
-            block.slots.clear();
+            // Invariant 1: each future is dropped in place, never moved.
+            block.slots.truncate(0);
         }
         dropped
     }
@@ -376,8 +449,8 @@ impl<F> Slots<F> {
                 b => self.more.get_mut(b - 1),
             }
             .expect("fanout: fewer dropped tasks than counted");
-            while s < block.slots.len() {
-                let slot = slot_mut(&mut block.slots, s);
+            while s < block.slots.used {
+                let slot = block.slots.get_mut(s);
                 if let Slot::Dropped(index) = *slot {
                     *slot = Slot::Free(self.free);
                     self.free = Some(SlotId {
@@ -467,25 +540,19 @@ impl<F: Future> Slots<F> {
     #[inline(always)]
     pub(crate) fn start(&mut self, index: usize, task: F) -> Result<Polled<F::Output>, F> {
         if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
-            let slot = block.slots.len();
-            if slot < block.len {
+            let slot = block.slots.used;
+            if slot < block.slots.len {
                 // Never-used slots first: in a batch without a limit, task `i`
                 // then sits in slot `i`, and slot order is index order.
                 block.ready.prepare(slot);
-                // SAFETY: `slot == len < capacity`: the place is allocated and
-                // unused, so writing it moves no running task (invariant 1),
-                // and it is initialized before the length covers it.
-                let task = unsafe {
-                    let place = block.slots.as_mut_ptr().add(slot);
-                    place.write(Slot::Running(index, task));
-                    block.slots.set_len(slot + 1);
-                    let Slot::Running(_, task) = &mut *place else {
-                        unreachable!()
-                    };
-                    // Invariant 1: the future stays where it is until it is
-                    // dropped in place.
-                    Pin::new_unchecked(task)
+                // A never-used place: writing it moves no running task
+                // (invariant 1).
+                let Slot::Running(_, task) = block.slots.push(Slot::Running(index, task)) else {
+                    unreachable!()
                 };
+                // SAFETY: invariant 1: the future stays where it is until it
+                // is dropped in place.
+                let task = unsafe { Pin::new_unchecked(task) };
                 let waker = block.ready.waker(slot);
                 return Ok(match task.poll(&mut Context::from_waker(&waker)) {
                     Poll::Pending => {
@@ -513,11 +580,11 @@ impl<F: Future> Slots<F> {
             b => self.more.get_mut(b as usize - 1),
         }
         .expect("fanout: slot in a missing block");
-        if id.slot as usize >= block.slots.len() {
+        if id.slot as usize >= block.slots.used {
             // A stale wake of a slot given back by `unuse_fresh`.
             return Polled::Idle;
         }
-        let slot = slot_mut(&mut block.slots, id.slot as usize);
+        let slot = block.slots.get_mut(id.slot as usize);
         let Slot::Running(index, task) = slot else {
             return Polled::Idle;
         };
