@@ -164,6 +164,11 @@ struct Core<F: Future> {
     filled: bool,
     /// How many more tasks the current fill may pull (set when it starts).
     quota: Option<usize>,
+    /// How many more tasks the current fill may pull before the quota, the
+    /// limit and the budget must be looked at again ([`Core::fill_room`]).
+    /// Every pull takes one, and so does every result the face holds; zero
+    /// outside a fill.
+    room: usize,
     source_done: bool,
     /// The source returned `Pending`: not pulled again until the engine has
     /// returned `Pending` itself (the source will wake us).
@@ -201,6 +206,7 @@ impl<S: Source, C> Engine<S, C> {
                 round_found: false,
                 filled: false,
                 quota: None,
+                room: 0,
                 source_done: false,
                 source_parked: false,
                 canceled: false,
@@ -274,6 +280,8 @@ impl<S: Source, C> Engine<S, C> {
         let core = self.project().core;
         if held {
             core.held += 1;
+            // One place fewer for the fill in progress, if any.
+            core.room = core.room.saturating_sub(1);
         } else {
             core.held -= 1;
         }
@@ -462,20 +470,29 @@ impl<S: Source, C: Signal> Engine<S, C> {
                             let mut quota = *core.quota.get_or_insert(
                                 core.limit.saturating_sub(core.slots.running() + core.held),
                             );
-                            // Pull and start tasks in a tight loop, each pull
-                            // checked against the quota, the limit and the budget
-                            // exactly as one trip through the whole cycle would.
-                            while quota > 0
-                                && core.slots.running() + core.held < core.limit
-                                && !core.source_done
-                                && !core.source_parked
-                                && core.polls < core.slots.capacity().saturating_add(MIN_BUDGET)
-                            {
+                            // Pull and start tasks in a tight loop. Each pull
+                            // stays within the quota, the limit and the budget
+                            // exactly as one trip through the whole cycle would,
+                            // but they are checked together once per stretch of
+                            // pulls (`room`), not one by one per pull.
+                            loop {
+                                if core.room == 0 {
+                                    if core.source_done || core.source_parked {
+                                        break;
+                                    }
+                                    core.room = core.fill_room(quota);
+                                    if core.room == 0 {
+                                        break;
+                                    }
+                                }
                                 match this.source.as_mut().poll_next_task(cx) {
                                     Poll::Ready(Some(task)) => {
+                                        core.room -= 1;
                                         quota -= 1;
                                         core.filled = true;
                                         core.polls += 1;
+                                        // (A grow here, which raises the budget,
+                                        // ends the stretch: see `Core::grow`.)
                                         if let Polled::Ready(index, output) =
                                             core.start(task, this.source.as_ref())
                                         {
@@ -483,8 +500,14 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                             emit!('event, Event::Done(index, output));
                                         }
                                     }
-                                    Poll::Ready(None) => core.source_done = true,
-                                    Poll::Pending => core.source_parked = true,
+                                    Poll::Ready(None) => {
+                                        core.source_done = true;
+                                        core.room = 0;
+                                    }
+                                    Poll::Pending => {
+                                        core.source_parked = true;
+                                        core.room = 0;
+                                    }
                                 }
                             }
                             core.quota = Some(quota);
@@ -503,6 +526,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                 && (!core.round_found || !core.slots.any_woken());
                             core.filled = false;
                             core.quota = None;
+                            core.room = 0;
                             if idle {
                                 if core.source_done && core.slots.running() == 0 {
                                     core.phase = Phase::Done;
@@ -574,6 +598,8 @@ impl<F: Future> Core<F> {
             return;
         }
         self.stopping = true;
+        // The fill in progress must look at the source's state again.
+        self.room = 0;
         if let Some(stop) = &self.graceful {
             self.canceled = !self.source_done;
             self.source_done = true;
@@ -589,6 +615,21 @@ impl<F: Future> Core<F> {
             self.source_done = true;
             self.phase = Phase::Canceling;
         }
+    }
+
+    /// How many tasks the fill in progress may pull before it must look again:
+    /// within what is left of its `quota`, the limit (counting the results the
+    /// face holds) and the budget of polls before a yield. Each pull uses at
+    /// most one of each, so this many pulls in a row keep every bound.
+    #[inline]
+    fn fill_room(&self, quota: usize) -> usize {
+        let free = self.limit.saturating_sub(self.slots.running() + self.held);
+        let budget = self
+            .slots
+            .capacity()
+            .saturating_add(MIN_BUDGET)
+            .saturating_sub(self.polls);
+        quota.min(free).min(budget)
     }
 
     /// Gives a task just pulled from the source its index and a slot, growing
@@ -633,6 +674,9 @@ impl<F: Future> Core<F> {
         );
         self.slots
             .grow(block_size(self.slots.capacity(), self.limit, hint));
+        // More slots, more budget: the fill in progress works out its room
+        // again after this pull.
+        self.room = 0;
     }
 }
 
