@@ -16,15 +16,20 @@
 //!    one by one with their indices for a face that asks for them — then end.
 //! 2. Poll the signal; when it has fired, drop every task in flight at once
 //!    (recorded `Canceled`), and never pull from the source again.
-//! 3. *Fill*: fill the places free when the fill starts (fewer than `limit`
+//! 3. *Round first*, when the batch comes back from `Pending`: walk the tasks
+//!    woken while it waited (step 5) before pulling anything. A task pulled
+//!    later always has a higher index than every task in flight, so a poll's
+//!    events come out in index order — a woken task 3 before a newly pulled
+//!    task 5 that is ready at once, never after it.
+//! 4. *Fill*: fill the places free when the fill starts (fewer than `limit`
 //!    in flight): pull a task and poll it at once; one that finishes at once
 //!    is an event, and its place waits for the next fill, so a woken task is
 //!    never kept waiting behind a stream of instantly ready ones.
-//! 4. *Round*: walk the ready set — poll only the tasks whose wakers fired
+//! 5. *Round*: walk the ready set — poll only the tasks whose wakers fired
 //!    since the last round, each at most once per round (a task that wakes
 //!    itself waits for the next round). A finished task frees its slot and
 //!    becomes an event.
-//! 5. Back to *Fill*, so a place freed in the round is refilled within the
+//! 6. Back to *Fill*, so a place freed in the round is refilled within the
 //!    same poll of the batch: with work left, exactly `limit` tasks are in
 //!    flight whenever the batch returns. When a round found nothing and the
 //!    fill pulled nothing, return `Pending` — every block's waker was
@@ -329,7 +334,8 @@ impl<S: Source, C> Engine<S, C> {
     /// has been reported. Completions already parked (finished, not yet handed
     /// out) are still handed out: those tasks did finish.
     pub(crate) fn cancel(self: Pin<&mut Self>) {
-        self.project().core.cancel();
+        let this = self.project();
+        this.core.cancel(this.source.size_hint().1 == Some(0));
     }
 }
 
@@ -425,7 +431,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                         Phase::Done => return Poll::Ready(Drive::Finished),
                     }
                     if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
-                        core.cancel();
+                        core.cancel(this.source.size_hint().1 == Some(0));
                         continue;
                     }
                     break;
@@ -460,6 +466,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                 core.polls = 0;
                                 core.source_parked = false;
                                 core.yielded = true;
+                                core.round_first();
                                 cx.waker().wake_by_ref();
                                 return Poll::Pending;
                             }
@@ -537,6 +544,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                 core.polls = 0;
                                 core.source_parked = false;
                                 core.rounds.reset();
+                                core.round_first();
                                 return Poll::Pending;
                             }
                             core.rounds.restart();
@@ -589,19 +597,29 @@ impl<F: Future> Core<F> {
     /// short — a task was dropped, or the source still had work: a signal that
     /// fires after every task completed changes nothing.
     ///
+    /// Whether the source still had work: `source_exhausted` says its size
+    /// hint promises no more tasks (an upper bound of 0), for a source whose
+    /// end the engine has not pulled yet — a batch whose limit equals its
+    /// size has every task in flight and has not asked for a next one. So the
+    /// verdict does not depend on the limit. (Only an exact `Some(0)` counts,
+    /// and only once a task was pulled: a signal that fired before the batch
+    /// started cancels it even over an empty source, rule C1.)
+    ///
     /// With a graceful stop ([`Engine::set_graceful`]), nothing is dropped:
     /// the stop source is canceled, nothing more is pulled, and the tasks in
     /// flight run on to their own ends (typically `Canceled`, as they observe
     /// their tokens), each reported as usual.
-    fn cancel(&mut self) {
+    fn cancel(&mut self, source_exhausted: bool) {
         if self.phase != Phase::Running || self.stopping {
             return;
         }
         self.stopping = true;
         // The fill in progress must look at the source's state again.
         self.room = 0;
+        let seen_empty = source_exhausted && self.pulled > 0;
+        let cut_source = !self.source_done && !seen_empty;
         if let Some(stop) = &self.graceful {
-            self.canceled = !self.source_done;
+            self.canceled = cut_source;
             self.source_done = true;
             stop.cancel();
         } else {
@@ -611,10 +629,21 @@ impl<F: Future> Core<F> {
                 self.dropped_together = self.slots.drop_all();
                 self.dropped_together
             };
-            self.canceled = dropped > 0 || !self.source_done;
+            self.canceled = dropped > 0 || cut_source;
             self.source_done = true;
             self.phase = Phase::Canceling;
         }
+    }
+
+    /// Makes the next poll of the batch start with a round, not a fill: the
+    /// tasks woken while the batch waited were ready before any task that
+    /// poll will pull, and have lower indices (a task pulled later always
+    /// has a higher one), so walking them first hands out a poll's events in
+    /// index order (rules E2 and R2).
+    #[inline]
+    fn round_first(&mut self) {
+        self.rounds.restart();
+        self.step = Step::Round;
     }
 
     /// How many tasks the fill in progress may pull before it must look again:
