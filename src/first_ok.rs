@@ -1,5 +1,6 @@
 //! [`first_ok`]: the first task to complete successfully.
 
+use crate::cancel::CancelSource;
 use crate::engine::{Engine, Event};
 use crate::outcome::{Failure, Faults, TaskOutput};
 use crate::signal::{EitherSignal, NoSignal, Signal};
@@ -41,8 +42,9 @@ type ErrOf<S> = <OutputOf<S> as TaskOutput>::Err;
 ///
 /// # Cancellation
 ///
-/// Once a task succeeds, the others are dropped at once. Dropping the
-/// `FirstOk` drops every task in flight.
+/// Once a task succeeds, the others are dropped at once — or, with
+/// [`graceful`](FirstOk::graceful), told to stop through a [`CancelSource`]
+/// and waited for. Dropping the `FirstOk` drops every task in flight.
 pub fn first_ok<I>(source: I) -> FirstOk<I::Source>
 where
     I: IntoSource,
@@ -51,6 +53,7 @@ where
     FirstOk {
         engine: Engine::new(source.into_source(), NoSignal),
         verdict: Verdict::new(),
+        winner: None,
         done: false,
     }
 }
@@ -66,6 +69,8 @@ pin_project! {
         #[pin]
         engine: Engine<S, C>,
         verdict: Verdict<ErrOf<S>>,
+        // The first success, held while a graceful stop waits for the losers.
+        winner: Option<(usize, OkOf<S>)>,
         done: bool,
     }
 }
@@ -101,6 +106,8 @@ where
 
     /// Gives up when `signal` completes: every task is dropped, and the race
     /// fails with the faults so far, or `Failure::Canceled` if there were none.
+    /// With [`graceful`](Self::graceful), the tasks in flight are awaited
+    /// instead.
     ///
     /// ```
     /// use fanout::Failure;
@@ -113,7 +120,69 @@ where
         FirstOk {
             engine: self.engine.with_signal(signal),
             verdict: self.verdict,
+            winner: self.winner,
             done: self.done,
+        }
+    }
+
+    /// Stops gracefully, the `Parallel.ForEachAsync` way: when the race is
+    /// decided — by the first success, or by the signal of
+    /// [`cancel_on`](Self::cancel_on) — it cancels `stop` and **waits** for
+    /// the tasks in flight to end on their own, instead of dropping them.
+    /// Nothing more is pulled from the source.
+    ///
+    /// - **After a success**, the race resolves to that winner once every
+    ///   loser in flight has ended. The losers' outcomes are discarded: a later
+    ///   success does not replace the winner, and a fault does not turn the
+    ///   win into a failure (a won race reports no fault in any case).
+    /// - **After the signal**, the tasks in flight still take part: the first
+    ///   of them to complete (one that ignores its token, or finishes before
+    ///   it notices) wins, as a value completed after a cancel request counts
+    ///   in [`when_all`](crate::when_all). If none completes, the race fails as
+    ///   usual: with every fault, those raised while stopping included, else
+    ///   `Failure::Canceled`.
+    ///
+    /// Build each task with a token of `stop` (or a [`child`] of one) so it can
+    /// notice: [`CancelToken::run`] ends a task `Canceled` when its token fires.
+    /// A task that ignores the token keeps the race pending until it ends.
+    ///
+    /// [`child`]: crate::cancel::CancelToken::child
+    /// [`CancelToken::run`]: crate::cancel::CancelToken::run
+    ///
+    /// ```
+    /// use fanout::cancel::CancelSource;
+    /// use fanout::Outcome;
+    /// use futures::channel::oneshot;
+    /// use futures::future::{ready, Either};
+    /// use futures::FutureExt;
+    ///
+    /// let stop = CancelSource::new();
+    /// let (flushed, flush_done) = oneshot::channel::<()>();
+    /// let mirrors = vec![
+    ///     // Must finish flushing before it stops, so it does not watch the token.
+    ///     Either::Left(flush_done.map(|_| Outcome::Faulted("no answer"))),
+    ///     Either::Right(stop.token().run(ready(Ok("mirror 1")))),
+    /// ];
+    /// let mut race = fanout::first_ok(mirrors).graceful(&stop);
+    /// futures::executor::block_on(async {
+    ///     // Mirror 1 won and `stop` was canceled, but the race waits for mirror 0...
+    ///     assert!(futures::poll!(&mut race).is_pending());
+    ///     assert!(stop.is_canceled());
+    ///     flushed.send(()).unwrap();
+    ///     // ... whose fault, after the win, is discarded.
+    ///     assert_eq!(race.await, Ok((1, "mirror 1")));
+    /// });
+    /// ```
+    ///
+    /// # Cancellation
+    ///
+    /// The race waits for its losers only while it is polled: dropping the
+    /// `FirstOk` still drops every task in flight at once, and with it a
+    /// winner not yet handed out.
+    pub fn graceful(self, stop: &CancelSource) -> Self {
+        Self {
+            engine: self.engine.with_graceful(stop.clone_handle()),
+            ..self
         }
     }
 }
@@ -132,20 +201,27 @@ where
         this.engine.as_mut().start_turn();
         loop {
             match ready!(this.engine.as_mut().poll_event(cx)) {
+                // The race is won: how the losers end changes nothing. (Without
+                // a graceful stop they were all dropped by the cancel, and are
+                // reported in this same poll.)
+                Some(_) if this.winner.is_some() => {}
                 Some(Event::Done(index, output)) => {
                     if let Recorded::Value(value) =
                         this.verdict.record(index, output.into_outcome())
                     {
-                        *this.done = true;
+                        *this.winner = Some((index, value));
                         // The race is won: the others are dropped now, not when
-                        // this future is.
+                        // this future is (or, with a graceful stop, told to
+                        // stop, and awaited).
                         this.engine.as_mut().cancel();
-                        return Poll::Ready(Ok((index, value)));
                     }
                 }
                 Some(Event::Canceled(_) | Event::CanceledMany(_)) => this.verdict.record_dropped(),
                 None => {
                     *this.done = true;
+                    if let Some(winner) = this.winner.take() {
+                        return Poll::Ready(Ok(winner));
+                    }
                     // Nothing completed; with neither fault nor cancellation the
                     // input was empty: a failure with no faults.
                     let failure = this

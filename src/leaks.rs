@@ -217,6 +217,54 @@ fn a_graceful_stop_gives_everything_back() {
         let jobs = (0..N).map(|i| stop.token().run(job(c, p, i)));
         assert!(block_on(when_all(jobs).fail_fast().graceful(&stop)).is_err());
     });
+    // The first success stops the losers gracefully.
+    leak_free(|c, p| {
+        let stop = CancelSource::new();
+        let jobs = (0..N).map(|i| stop.token().run(job(c, p, i)));
+        assert_eq!(
+            block_on(first_ok(jobs).limit(4).graceful(&stop)),
+            Ok((0, 0))
+        );
+    });
+    // A stream stopped by its signal streams the tasks in flight to their end.
+    leak_free(|c, p| {
+        use futures::StreamExt;
+        let (stop, outside) = (CancelSource::new(), CancelSource::new());
+        let jobs = (0..N).map(|i| stop.token().run(job(c, p, i)));
+        let mut each = when_each(jobs)
+            .limit(4)
+            .cancel_on(outside.token().canceled())
+            .graceful(&stop);
+        assert_eq!(
+            block_on(each.next()),
+            Some((0, crate::Outcome::Completed(0)))
+        );
+        outside.cancel();
+        let rest: Vec<_> = block_on(each.by_ref().collect());
+        // 1, 2 and 3: 0's place was not refilled, the signal came first.
+        assert_eq!(rest.len(), 3);
+        assert_eq!(each.canceled_count(), 0);
+    });
+    // A race stopped by its signal before a winner: the first to end wins,
+    // the rest is streamed to its end.
+    leak_free(|c, p| {
+        use futures::StreamExt;
+        let (stop, outside) = (CancelSource::new(), CancelSource::new());
+        // Jobs 1 and 2 wait forever, until `stop` fires.
+        let jobs = (1..=N).map(|i| stop.token().run(job(c, p, i)));
+        let mut race = when_any(jobs)
+            .limit(2)
+            .cancel_on(outside.token().canceled())
+            .graceful(&stop);
+        let waker = Waker::noop();
+        assert!(pin!(&mut race)
+            .poll(&mut Context::from_waker(waker))
+            .is_pending());
+        outside.cancel();
+        let (index, _, rest) = block_on(race).expect("not given up");
+        assert_eq!(index, 0);
+        assert_eq!(block_on(rest.collect::<Vec<_>>()).len(), 1);
+    });
 }
 
 #[test]

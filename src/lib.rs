@@ -68,7 +68,10 @@
 //! Then add options: [`.limit(n)`](WhenAll::limit) for at most *n* in flight,
 //! [`.cancel_on(signal)`](WhenAll::cancel_on) to cancel from outside (any future:
 //! a token, a timer of your runtime, a shutdown future),
-//! [`.fail_fast()`](WhenAll::fail_fast) to cancel the rest at the first fault.
+//! [`.fail_fast()`](WhenAll::fail_fast) to cancel the rest at the first fault,
+//! [`.graceful(&stop)`](WhenAll::graceful) to stop by canceling a
+//! [`CancelSource`](cancel::CancelSource) and waiting for the tasks in flight
+//! instead of dropping them (every face but `join_all`).
 
 //! # Semantics
 //!
@@ -85,7 +88,10 @@
 //!   item from the source after the fault is seen.
 //! - **Cancellation is dropping.** When a batch is canceled, its tasks in
 //!   flight are dropped at once (Rust's cancellation) and recorded canceled;
-//!   tasks never pulled from the source are never created.
+//!   tasks never pulled from the source are never created. A
+//!   `.graceful(&stop)` batch drops nothing: a stop (its signal,
+//!   `.fail_fast()`, `first_ok`'s first success) cancels `stop` and waits for
+//!   the tasks in flight to end on their own, the `Parallel.ForEachAsync` way.
 //! - **Laziness.** Nothing runs until the batch is polled; the source is pulled
 //!   only while fewer than the limit are in flight, never re-entered, never
 //!   after cancellation.

@@ -1,5 +1,6 @@
 //! [`when_any`]: the first task to finish, and the rest, still drivable.
 
+use crate::cancel::CancelSource;
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use crate::when_each::{when_each, WhenEach};
@@ -50,7 +51,10 @@ type OutputOf<S> = <<S as Source>::Task as Future>::Output;
 /// # Cancellation
 ///
 /// Dropping the `WhenAny` before it resolves drops every task; once it has
-/// resolved, the rest lives in the [`WhenEach`] it handed back.
+/// resolved, the rest lives in the [`WhenEach`] it handed back. With
+/// [`cancel_on`](WhenAny::cancel_on), the signal gives up the race; with
+/// [`graceful`](WhenAny::graceful) as well, it waits for the tasks in flight
+/// instead of dropping them.
 pub fn when_any<I: IntoSource>(source: I) -> WhenAny<I::Source> {
     WhenAny::new(when_each(source))
 }
@@ -90,7 +94,8 @@ impl<S: Source, C> WhenAny<S, C> {
     }
 
     /// Gives up the race when `signal` completes: every task is dropped and the
-    /// race resolves to `None`. Any future is a signal.
+    /// race resolves to `None`. Any future is a signal. With
+    /// [`graceful`](Self::graceful), the tasks in flight are awaited instead.
     ///
     /// ```
     /// let race = fanout::when_any((0..3).map(|_| futures::future::pending::<()>()));
@@ -99,6 +104,55 @@ impl<S: Source, C> WhenAny<S, C> {
     /// ```
     pub fn cancel_on<F: IntoFuture>(self, signal: F) -> WhenAny<S, EitherSignal<C, F::IntoFuture>> {
         self.map_each(|each| each.cancel_on(signal))
+    }
+
+    /// Stops gracefully, the `Parallel.ForEachAsync` way, when the signal of
+    /// [`cancel_on`](Self::cancel_on) fires **before the race has a winner**:
+    /// it cancels `stop`, pulls nothing more, and does not drop the tasks in
+    /// flight — so the race is not given up: it resolves to the first of them
+    /// to end on its own (typically `Outcome::Canceled`, for a task built with
+    /// [`CancelToken::run`]), with the rest as a [`WhenEach`] that yields the
+    /// others as they end, then ends. It resolves to `None` only if no task
+    /// was in flight (a signal that fired before the first poll).
+    /// `stop.is_canceled()` tells a stopped race from one won before the
+    /// signal.
+    ///
+    /// [`CancelToken::run`]: crate::cancel::CancelToken::run
+    ///
+    /// ```
+    /// use fanout::cancel::CancelSource;
+    /// use fanout::Outcome;
+    /// use futures::StreamExt;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let stop = CancelSource::new();
+    ///     let shutdown = CancelSource::new();
+    ///     let jobs = (0..10).map(|_| stop.token().run(futures::future::pending::<Result<u8, ()>>()));
+    ///     let mut race = fanout::when_any(jobs)
+    ///         .limit(3)
+    ///         .cancel_on(shutdown.token().canceled())
+    ///         .graceful(&stop);
+    ///     assert!(futures::poll!(&mut race).is_pending()); // jobs 0, 1, 2 in flight
+    ///     shutdown.cancel();
+    ///     // Not given up: the jobs saw `stop` and ended Canceled, lowest index first.
+    ///     let (index, outcome, rest) = race.await.unwrap();
+    ///     assert_eq!((index, outcome), (0, Outcome::Canceled));
+    ///     assert!(stop.is_canceled());
+    ///     let rest: Vec<_> = rest.collect().await;
+    ///     assert_eq!(rest, [(1, Outcome::Canceled), (2, Outcome::Canceled)]); // job 3 never started
+    /// });
+    /// ```
+    ///
+    /// # Cancellation
+    ///
+    /// This is [`WhenEach::graceful`] on the stream inside the race, so the
+    /// rest handed back keeps it: a signal that fires while you stream the
+    /// rest stops it gracefully too. Only the signal stops a race (without
+    /// one, `graceful` changes nothing), and a race won before it is
+    /// unchanged. Dropping the race, or its rest, still drops every task in
+    /// flight at once.
+    pub fn graceful(self, stop: &CancelSource) -> Self {
+        self.map_each(|each| each.graceful(stop))
     }
 }
 

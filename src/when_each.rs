@@ -1,5 +1,6 @@
 //! [`when_each`]: every task's output, as it finishes.
 
+use crate::cancel::CancelSource;
 use crate::engine::{Engine, Event};
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
@@ -46,7 +47,9 @@ type OutputOf<S> = <<S as Source>::Task as Future>::Output;
 ///
 /// Dropping the stream mid-way drops every task in flight; tasks not yet pulled
 /// from the source are never created. With [`cancel_on`](WhenEach::cancel_on),
-/// the signal does the same and ends the stream.
+/// the signal does the same and ends the stream — or, with
+/// [`graceful`](WhenEach::graceful), cancels a [`CancelSource`] and streams
+/// the tasks in flight to their own ends instead of dropping them.
 pub fn when_each<I: IntoSource>(source: I) -> WhenEach<I::Source> {
     WhenEach {
         engine: Engine::new(source.into_source(), NoSignal),
@@ -100,6 +103,8 @@ impl<S: Source, C> WhenEach<S, C> {
     /// Ends the stream when `signal` completes: every task in flight is
     /// dropped, nothing more is pulled, and [`canceled_count`](WhenEach::canceled_count)
     /// says how many tasks were dropped. Any future is a signal.
+    /// [`graceful`](Self::graceful) streams the tasks in flight to their own
+    /// ends instead.
     ///
     /// ```
     /// use futures::StreamExt;
@@ -117,6 +122,57 @@ impl<S: Source, C> WhenEach<S, C> {
             engine: self.engine.with_signal(signal),
             canceled: self.canceled,
             done: self.done,
+        }
+    }
+
+    /// Stops gracefully, the `Parallel.ForEachAsync` way: when the signal of
+    /// [`cancel_on`](Self::cancel_on) fires, the stream cancels `stop` and
+    /// **keeps yielding** the outputs of the tasks in flight as they end on
+    /// their own (Completed, Faulted or Canceled), instead of dropping them,
+    /// then ends. Nothing more is pulled from the source.
+    ///
+    /// Build each task with a token of `stop` (or a [`child`] of one) so it can
+    /// notice: [`CancelToken::run`] ends a task `Canceled` when its token fires.
+    /// A task that ignores the token keeps the stream going until it ends, and
+    /// its output is yielded like any other.
+    ///
+    /// [`child`]: crate::cancel::CancelToken::child
+    /// [`CancelToken::run`]: crate::cancel::CancelToken::run
+    ///
+    /// ```
+    /// use fanout::cancel::CancelSource;
+    /// use fanout::Outcome;
+    /// use futures::StreamExt;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let stop = CancelSource::new();
+    ///     let shutdown = CancelSource::new();
+    ///     let jobs = (0..10).map(|_| stop.token().run(futures::future::pending::<Result<u8, ()>>()));
+    ///     let mut each = fanout::when_each(jobs)
+    ///         .limit(3)
+    ///         .cancel_on(shutdown.token().canceled())
+    ///         .graceful(&stop);
+    ///     assert!(futures::poll!(each.next()).is_pending()); // jobs 0, 1, 2 in flight
+    ///     shutdown.cancel();
+    ///     // They were not dropped: they saw `stop`, ended Canceled, and are
+    ///     // yielded; job 3 was never started.
+    ///     let rest: Vec<_> = each.collect().await;
+    ///     assert_eq!(rest, [(0, Outcome::Canceled), (1, Outcome::Canceled), (2, Outcome::Canceled)]);
+    /// });
+    /// ```
+    ///
+    /// # Cancellation
+    ///
+    /// Only the signal stops the stream gracefully (a `WhenEach` has no
+    /// fail-fast); without a signal, `graceful` changes nothing. Nothing is
+    /// dropped, so [`canceled_count`](Self::canceled_count) stays 0, and
+    /// [`is_canceled`](Self::is_canceled) says only whether the stop cut the
+    /// source short: how each task in flight ended is in its item. Dropping
+    /// the stream still drops every task in flight at once.
+    pub fn graceful(self, stop: &CancelSource) -> Self {
+        Self {
+            engine: self.engine.with_graceful(stop.clone_handle()),
+            ..self
         }
     }
 

@@ -250,29 +250,71 @@ impl<F> Drop for Watched<F> {
     }
 }
 
+/// A task of the graceful tests, boxed so that tasks of different kinds share
+/// one source.
+type BoxTask = core::pin::Pin<alloc::boxed::Box<dyn Future<Output = Outcome<u8, &'static str>>>>;
+
+/// What a graceful batch did to its tasks: how many it pulled, and how many it
+/// dropped before they finished.
+#[derive(Default)]
+struct Seen {
+    pulled: core::cell::Cell<usize>,
+    dropped_early: Arc<AtomicUsize>,
+}
+
+impl Seen {
+    /// `task`, counted as pulled now and watched for an early drop.
+    fn watch(
+        &self,
+        task: impl Future<Output = Outcome<u8, &'static str>> + 'static,
+    ) -> Watched<BoxTask> {
+        self.pulled.set(self.pulled.get() + 1);
+        Watched {
+            inner: alloc::boxed::Box::pin(task),
+            finished: false,
+            dropped_early: self.dropped_early.clone(),
+        }
+    }
+
+    /// A task that waits for `token`, then ends `Canceled` on its own.
+    fn under(&self, token: &CancelToken) -> Watched<BoxTask> {
+        self.watch(token.run(core::future::pending::<Result<u8, &'static str>>()))
+    }
+
+    /// A task that ignores the tokens and ends with what `sender` sends.
+    fn later(
+        &self,
+    ) -> (
+        futures::channel::oneshot::Sender<Outcome<u8, &'static str>>,
+        Watched<BoxTask>,
+    ) {
+        let (sender, receiver) = futures::channel::oneshot::channel();
+        let task = self.watch(async move { receiver.await.expect("the test sends an outcome") });
+        (sender, task)
+    }
+
+    fn pulled(&self) -> usize {
+        self.pulled.get()
+    }
+
+    fn dropped_early(&self) -> usize {
+        self.dropped_early.load(Ordering::SeqCst)
+    }
+}
+
 #[test]
 fn graceful_stop_waits_for_the_tasks_in_flight_and_pulls_nothing_more() {
-    extern crate std;
-    use alloc::boxed::Box;
     let stop = CancelSource::new();
     let token = stop.token();
     let outside = CancelSource::new();
-    let dropped_early = Arc::new(AtomicUsize::new(0));
-    let pulled = core::cell::Cell::new(0);
-    let tasks = (0..10).map(|_| {
-        pulled.set(pulled.get() + 1);
-        Watched {
-            inner: Box::pin(token.run(core::future::pending::<Result<u8, ()>>())),
-            finished: false,
-            dropped_early: dropped_early.clone(),
-        }
-    });
+    let seen = Seen::default();
+    let tasks = (0..10).map(|_| seen.under(&token));
     let mut batch = pin!(crate::settle_all(tasks)
         .limit(3)
         .cancel_on(outside.token().canceled())
         .graceful(&stop));
     assert!(batch.as_mut().poll(&mut noop_cx()).is_pending());
-    assert_eq!(pulled.get(), 3);
+    assert_eq!(seen.pulled(), 3);
     outside.cancel();
     let Poll::Ready(outcomes) = batch.as_mut().poll(&mut noop_cx()) else {
         panic!("the tasks saw their token and ended");
@@ -283,8 +325,157 @@ fn graceful_stop_waits_for_the_tasks_in_flight_and_pulls_nothing_more() {
         outcomes,
         [Outcome::Canceled, Outcome::Canceled, Outcome::Canceled]
     );
-    assert_eq!(dropped_early.load(Ordering::SeqCst), 0);
-    assert_eq!(pulled.get(), 3);
+    assert_eq!(seen.dropped_early(), 0);
+    assert_eq!(seen.pulled(), 3);
+}
+
+#[test]
+fn graceful_when_each_yields_the_tasks_in_flight_then_ends() {
+    use futures_core::stream::{FusedStream, Stream};
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let outside = CancelSource::new();
+    let seen = Seen::default();
+    let (late, task) = seen.later();
+    let mut task = Some(task);
+    // Task 1 ignores the token; the others wait for it.
+    let tasks = (0..10).map(|i| match i {
+        1 => task.take().expect("pulled once"),
+        _ => seen.under(&token),
+    });
+    let mut each = pin!(crate::when_each(tasks)
+        .limit(3)
+        .cancel_on(outside.token().canceled())
+        .graceful(&stop));
+    assert!(each.as_mut().poll_next(&mut noop_cx()).is_pending());
+    assert_eq!(seen.pulled(), 3);
+    outside.cancel();
+    // 0 and 2 saw the token: yielded, not dropped; 1 is still running.
+    let mut next = || each.as_mut().poll_next(&mut noop_cx());
+    assert_eq!(next(), Poll::Ready(Some((0, Outcome::Canceled))));
+    assert_eq!(next(), Poll::Ready(Some((2, Outcome::Canceled))));
+    assert_eq!(next(), Poll::Pending);
+    assert!(stop.is_canceled());
+    late.send(Outcome::Completed(1)).unwrap();
+    assert_eq!(next(), Poll::Ready(Some((1, Outcome::Completed(1)))));
+    assert_eq!(next(), Poll::Ready(None));
+    assert!(each.is_terminated());
+    // Nothing was dropped, and the stop left the source unfinished.
+    assert_eq!(each.canceled_count(), 0);
+    assert!(each.is_canceled());
+    assert_eq!(seen.dropped_early(), 0);
+    assert_eq!(seen.pulled(), 3);
+}
+
+#[test]
+fn graceful_when_any_stopped_before_a_winner_resolves_to_the_first_to_end() {
+    use futures_core::stream::Stream;
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let outside = CancelSource::new();
+    let seen = Seen::default();
+    let mut race = crate::when_any((0..10).map(|_| seen.under(&token)))
+        .limit(3)
+        .cancel_on(outside.token().canceled())
+        .graceful(&stop);
+    assert!(pin!(&mut race).poll(&mut noop_cx()).is_pending());
+    outside.cancel();
+    let Poll::Ready(Some((index, outcome, mut rest))) = pin!(&mut race).poll(&mut noop_cx()) else {
+        panic!("not given up: the tasks in flight ended on their own");
+    };
+    assert_eq!((index, outcome), (0, Outcome::Canceled));
+    // The rest yields the others as they end, then ends.
+    let mut next = || pin!(&mut rest).poll_next(&mut noop_cx());
+    assert_eq!(next(), Poll::Ready(Some((1, Outcome::Canceled))));
+    assert_eq!(next(), Poll::Ready(Some((2, Outcome::Canceled))));
+    assert_eq!(next(), Poll::Ready(None));
+    assert_eq!(seen.dropped_early(), 0);
+    assert_eq!(seen.pulled(), 3);
+}
+
+#[test]
+fn graceful_first_ok_waits_for_the_losers_and_discards_their_outcomes() {
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let seen = Seen::default();
+    let (late_value, task_1) = seen.later();
+    let (late_fault, task_2) = seen.later();
+    let mut later = [Some(task_1), Some(task_2)];
+    // 0 stops when told, 1 and 2 ignore the token, 3 wins at once.
+    let tasks = (0..10).map(|i| match i {
+        1 | 2 => later[i - 1].take().expect("pulled once"),
+        3 => seen.watch(token.run(core::future::ready(Ok(3)))),
+        _ => seen.under(&token),
+    });
+    let mut race = pin!(crate::first_ok(tasks).limit(5).graceful(&stop));
+    // Won: `stop` is canceled, 0 ended Canceled, 1 and 2 are awaited.
+    assert!(race.as_mut().poll(&mut noop_cx()).is_pending());
+    assert!(stop.is_canceled());
+    assert_eq!(seen.pulled(), 4, "nothing is pulled after the win");
+    late_value.send(Outcome::Completed(100)).unwrap();
+    assert!(race.as_mut().poll(&mut noop_cx()).is_pending());
+    late_fault.send(Outcome::Faulted("late")).unwrap();
+    // A later success does not replace the winner, a fault does not fail it.
+    assert_eq!(race.as_mut().poll(&mut noop_cx()), Poll::Ready(Ok((3, 3))));
+    assert_eq!(seen.dropped_early(), 0);
+    assert_eq!(seen.pulled(), 4);
+}
+
+#[test]
+fn graceful_first_ok_on_the_signal_keeps_every_fault_and_a_late_success_wins() {
+    use crate::Failure;
+    // Every task fails: every fault is kept, those raised while stopping too.
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let outside = CancelSource::new();
+    let seen = Seen::default();
+    let tasks = (0..10).map(|i| match i {
+        0 => seen.watch(core::future::ready(Outcome::Faulted("boom"))),
+        1 => {
+            let token = token.clone();
+            seen.watch(async move {
+                token.canceled().await;
+                Outcome::Faulted("cleanup failed")
+            })
+        }
+        _ => seen.under(&token),
+    });
+    let mut race = pin!(crate::first_ok(tasks)
+        .limit(3)
+        .cancel_on(outside.token().canceled())
+        .graceful(&stop));
+    assert!(race.as_mut().poll(&mut noop_cx()).is_pending());
+    assert_eq!(seen.pulled(), 4, "0 faulted at once, so 3 took its place");
+    outside.cancel();
+    let Poll::Ready(Err(Failure::Faulted(faults))) = race.as_mut().poll(&mut noop_cx()) else {
+        panic!("every task in flight ended on its own");
+    };
+    assert_eq!(faults.into_vec(), [(0, "boom"), (1, "cleanup failed")]);
+    assert_eq!(seen.dropped_early(), 0);
+    assert_eq!(seen.pulled(), 4);
+
+    // A task in flight that completes after the signal still wins.
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let outside = CancelSource::new();
+    let seen = Seen::default();
+    let (late, task) = seen.later();
+    let mut task = Some(task);
+    let tasks = (0..10).map(|i| match i {
+        1 => task.take().expect("pulled once"),
+        _ => seen.under(&token),
+    });
+    let mut race = pin!(crate::first_ok(tasks)
+        .limit(3)
+        .cancel_on(outside.token().canceled())
+        .graceful(&stop));
+    assert!(race.as_mut().poll(&mut noop_cx()).is_pending());
+    outside.cancel();
+    assert!(race.as_mut().poll(&mut noop_cx()).is_pending());
+    late.send(Outcome::Completed(7)).unwrap();
+    assert_eq!(race.as_mut().poll(&mut noop_cx()), Poll::Ready(Ok((1, 7))));
+    assert_eq!(seen.dropped_early(), 0);
+    assert_eq!(seen.pulled(), 3);
 }
 
 #[test]

@@ -1,15 +1,20 @@
 //! `first_ok` (JS `Promise.any`, `select_ok` keeping every error): R5 — and
-//! R2 for its ties, T4, C1/C2 for its signal.
+//! R2 for its ties, T4, C1/C2 for its signal, and its graceful stop
+//! (`.graceful(&stop)`) on the first success and on the signal.
 
+use std::cell::Cell;
 use std::future::{ready, Ready};
 use std::pin::pin;
+use std::rc::Rc;
 use std::task::Poll;
 
+use fanout::cancel::CancelSource;
 use fanout::{first_ok, from_stream, Failure, Faults, Outcome};
-use futures::future::FusedFuture;
+use futures::future::{join, FusedFuture};
 use futures::stream;
+use futures::FutureExt;
 
-use super::{first_poll, pulls, DropGuard, Gates, Runtime, XorShift};
+use super::{boxed, first_poll, pulls, yield_now, BoxTask, DropGuard, Gates, Runtime, XorShift};
 use crate::support::{Gate, PollCounter, Tracker};
 
 /// R5: the first `Completed` wins; faults that end before it do not; the
@@ -214,4 +219,124 @@ pub fn c2_first_ok_cancel_on(rt: &impl Runtime) {
     let race = first_ok(pulls((0..3).map(|i| ready(Ok::<_, ()>(i))), &pulled)).cancel_on(ready(()));
     assert_eq!(rt.block_on(race), Err(Failure::Canceled));
     assert_eq!(pulled.get(), 0);
+}
+
+/// `.graceful(&stop)` on `first_ok`: the first success cancels `stop` instead
+/// of dropping the losers in flight, and the race resolves to the winner only
+/// once they have all ended on their own — one `Canceled` under the token, two
+/// that ignore it with a value and a fault, both discarded: the winner stays,
+/// and the race does not fail. Nothing is pulled after the win, nothing is
+/// dropped.
+pub fn c2_first_ok_graceful_waits_for_the_losers(rt: &impl Runtime) {
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let gates = Gates::new(10);
+    let tracker = Tracker::new();
+    let pulled = PollCounter::new();
+    let tasks = pulls(
+        (0..10).map(|i| -> BoxTask<'static, Outcome<usize, &'static str>> {
+            match i {
+                // Ignore the token: a late value, a late fault.
+                1 => boxed(tracker.track(gates.future(i, Outcome::Completed(100)))),
+                2 => boxed(tracker.track(gates.future(i, Outcome::Faulted("late")))),
+                _ => boxed(tracker.track(token.run(gates.future(i, Ok(i))))),
+            }
+        }),
+        &pulled,
+    );
+    let ended = Rc::new(Cell::new(false));
+    let race = {
+        let ended = ended.clone();
+        first_ok(tasks)
+            .limit(4)
+            .graceful(&stop)
+            .inspect(move |_| ended.set(true))
+    };
+    let driver = async {
+        gates.open(3);
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        assert!(stop.is_canceled(), "the win did not cancel stop");
+        // 0 saw the token and ended; 1 and 2 are awaited.
+        assert_eq!(tracker.in_flight(), 2);
+        assert!(!ended.get(), "the race did not wait for its losers");
+        gates.open(1);
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        assert!(!ended.get(), "the race did not wait for task 2");
+        gates.open(2);
+    };
+    let (result, ()) = rt.block_on(join(race, driver));
+    assert_eq!(result, Ok((3, 3)));
+    assert_eq!(pulled.get(), 4);
+    assert_eq!(tracker.dropped_unfinished(), 0);
+    assert_eq!(tracker.finished(), 4);
+}
+
+/// `.graceful(&stop)` on `first_ok`'s signal: the tasks in flight end on their
+/// own, and still take part. When none completes, the race fails with every
+/// fault, those raised while stopping included; a task that completes after
+/// the signal (it ignores the token) wins, once the others have ended.
+/// Nothing is pulled after the signal, nothing is dropped.
+pub fn c2_first_ok_graceful_on_the_signal(rt: &impl Runtime) {
+    for late_success in [false, true] {
+        let stop = CancelSource::new();
+        let token = stop.token();
+        let gates = Gates::new(10);
+        let tracker = Tracker::new();
+        let pulled = PollCounter::new();
+        let signal = Gate::new();
+        let tasks = pulls(
+            (0..10).map(|i| -> BoxTask<'static, Outcome<usize, &'static str>> {
+                match i {
+                    0 => boxed(tracker.track(gates.future(i, Outcome::Faulted("boom")))),
+                    // Faults when told to stop.
+                    1 if !late_success => {
+                        let token = token.clone();
+                        boxed(tracker.track(async move {
+                            token.canceled().await;
+                            Outcome::Faulted("cleanup failed")
+                        }))
+                    }
+                    // Ignores the token.
+                    1 => boxed(tracker.track(gates.future(i, Outcome::Completed(100)))),
+                    _ => boxed(tracker.track(token.run(gates.future(i, Ok(i))))),
+                }
+            }),
+            &pulled,
+        );
+        let race = first_ok(tasks)
+            .limit(3)
+            .cancel_on(signal.future((), PollCounter::new()))
+            .graceful(&stop);
+        let result = rt.block_on(async {
+            let mut race = pin!(race);
+            assert!(first_poll(race.as_mut()).await.is_pending());
+            gates.open(0);
+            assert!(first_poll(race.as_mut()).await.is_pending()); // 3 takes 0's place
+            assert_eq!(pulled.get(), 4);
+            signal.open();
+            if late_success {
+                assert!(first_poll(race.as_mut()).await.is_pending());
+                assert!(stop.is_canceled());
+                assert_eq!(tracker.in_flight(), 1, "1 runs on");
+                gates.open(1);
+            }
+            race.await
+        });
+        if late_success {
+            assert_eq!(result, Ok((1, 100)));
+        } else {
+            let Err(Failure::Faulted(faults)) = result else {
+                panic!("expected Faulted, got {result:?}");
+            };
+            assert_eq!(faults.into_vec(), [(0, "boom"), (1, "cleanup failed")]);
+        }
+        assert!(stop.is_canceled());
+        assert_eq!(pulled.get(), 4);
+        assert_eq!(tracker.dropped_unfinished(), 0);
+        assert_eq!(tracker.finished(), 4);
+    }
 }

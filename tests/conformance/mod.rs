@@ -543,6 +543,7 @@ macro_rules! runtime_suite {
                 t4_when_each_limit_zero_panics,
                 c1_when_each_fired_signal_pulls_nothing,
                 c2_when_each_cancel_on_drops_in_flight_and_ends,
+                c2_when_each_graceful_yields_the_tasks_in_flight_then_ends,
                 c2_when_each_signal_after_the_end_changes_nothing,
             }
             when_any {
@@ -561,6 +562,7 @@ macro_rules! runtime_suite {
                 #[should_panic(expected = "limit")]
                 t4_when_any_limit_zero_panics,
                 c2_when_any_cancel_on_gives_up,
+                c2_when_any_graceful_waits_for_the_tasks_in_flight,
             }
             first_ok {
                 r5_first_completed_wins_and_the_rest_are_dropped_at_once,
@@ -572,6 +574,8 @@ macro_rules! runtime_suite {
                 #[should_panic(expected = "limit")]
                 t4_first_ok_limit_zero_panics,
                 c2_first_ok_cancel_on,
+                c2_first_ok_graceful_waits_for_the_losers,
+                c2_first_ok_graceful_on_the_signal,
             }
             for_each {
                 e1_for_each_faults_are_kept_not_processed,

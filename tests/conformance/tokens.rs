@@ -1,7 +1,8 @@
 //! Cancellation tokens (`fanout::cancel`): K1–K5, C1–C3 with a token's
 //! `canceled()` as the batch signal, `CancelToken::run`,
 //! `CancelSource::cancel_when`, and the graceful stop (`.graceful(&stop)`) of
-//! `when_all`, `settle_all`, `for_each` and `for_each_async`.
+//! `when_all`, `settle_all`, `for_each` and `for_each_async` (that of
+//! `when_each`, `when_any` and `first_ok` is with their other cases).
 //!
 //! Every body but the `*_timed` ones is runtime-generic: progress comes from
 //! gates, yields and (for the cross-thread cases) `std::thread`, never from a

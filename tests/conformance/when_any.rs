@@ -1,17 +1,19 @@
 //! `when_any` (`Task.WhenAny`): R1–R4, ties under `.limit(n)` slot reuse,
-//! `!Unpin` tasks, T4 and cancellation of the race.
+//! `!Unpin` tasks, T4 and cancellation of the race, the graceful stop
+//! (`.graceful(&stop)`) included.
 
 use std::cell::RefCell;
 use std::future::{ready, Future, Ready};
 use std::marker::{PhantomData, PhantomPinned};
 use std::task::Poll;
 
+use fanout::cancel::CancelSource;
 use fanout::{from_stream, when_any, Outcome, WhenEach};
 use futures::future::{join, FusedFuture};
 use futures::stream::{self, StreamExt};
 
 use super::when_each::RoundModel;
-use super::{first_poll, pulls, yield_now, DropGuard, Gates, Runtime, XorShift};
+use super::{boxed, first_poll, pulls, yield_now, BoxTask, DropGuard, Gates, Runtime, XorShift};
 use crate::support::{Gate, PollCounter, Tracker};
 
 /// Autoref specialization: `unpin_probe!(value)` is `true` if the value's
@@ -471,4 +473,87 @@ pub fn c2_when_any_cancel_on_gives_up(rt: &impl Runtime) {
     let race = when_any(pulls((0..5).map(ready), &pulled)).cancel_on(ready(()));
     assert!(rt.block_on(race).is_none());
     assert_eq!(pulled.get(), 0);
+}
+
+/// `.graceful(&stop)` on a race. A signal before any winner cancels `stop`
+/// instead of dropping the tasks in flight, so the race is not given up: it
+/// resolves to the first of them to end on its own (lowest index on a tie),
+/// and the rest yields the others as they end — one that ignores the token
+/// when it ends — then ends. A race won before the signal hands back a rest
+/// that keeps the graceful stop. A signal that fired before the first poll:
+/// `None`, nothing pulled. Never anything pulled after the stop, never a task
+/// dropped.
+pub fn c2_when_any_graceful_waits_for_the_tasks_in_flight(rt: &impl Runtime) {
+    for won_first in [false, true] {
+        let stop = CancelSource::new();
+        let token = stop.token();
+        let gates = Gates::new(10);
+        let tracker = Tracker::new();
+        let pulled = PollCounter::new();
+        let signal = Gate::new();
+        let source = pulls(
+            (0..10).map(|i| -> BoxTask<'static, Outcome<usize, ()>> {
+                if i == 1 {
+                    // Ignores the token.
+                    boxed(tracker.track(gates.future(i, Outcome::Completed(i))))
+                } else {
+                    boxed(tracker.track(token.run(gates.future(i, Ok(i)))))
+                }
+            }),
+            &pulled,
+        );
+        let race = when_any(source)
+            .limit(3)
+            .cancel_on(signal.future((), PollCounter::new()))
+            .graceful(&stop);
+        let rest: Vec<_> = rt.block_on(async {
+            let mut race = Box::pin(race);
+            assert!(first_poll(race.as_mut()).await.is_pending());
+            let mut rest = if won_first {
+                // Won before the signal: the rest keeps the graceful stop.
+                gates.open(0);
+                let (index, output, mut rest) = race.await.expect("a winner");
+                assert_eq!((index, output), (0, Outcome::Completed(0)));
+                assert!(first_poll(rest.next()).await.is_pending()); // 3 refills 0's place
+                signal.open();
+                assert_eq!(rest.next().await, Some((2, Outcome::Canceled)));
+                rest
+            } else {
+                signal.open();
+                let (index, output, rest) = race.await.expect("not given up");
+                assert_eq!((index, output), (0, Outcome::Canceled));
+                rest
+            };
+            assert!(stop.is_canceled());
+            let mut items = Vec::new();
+            while let Poll::Ready(Some(item)) = first_poll(rest.next()).await {
+                items.push(item);
+            }
+            // 1 runs on: the rest waits for it.
+            assert_eq!((rest.in_flight(), tracker.in_flight()), (1, 1));
+            gates.open(1);
+            items.extend(rest.collect::<Vec<_>>().await);
+            items
+        });
+        if won_first {
+            assert_eq!(rest, [(3, Outcome::Canceled), (1, Outcome::Completed(1))]);
+        } else {
+            assert_eq!(rest, [(2, Outcome::Canceled), (1, Outcome::Completed(1))]);
+        }
+        assert_eq!(pulled.get(), if won_first { 4 } else { 3 });
+        assert_eq!(tracker.dropped_unfinished(), 0);
+        assert_eq!(tracker.finished(), pulled.get());
+    }
+
+    let stop = CancelSource::new();
+    let pulled = PollCounter::new();
+    let race = when_any(pulls(
+        (0..5).map(|i| stop.token().run(ready(Ok::<_, ()>(i)))),
+        &pulled,
+    ))
+    .cancel_on(ready(()))
+    .graceful(&stop);
+    assert!(rt.block_on(race).is_none());
+    assert_eq!(pulled.get(), 0);
+    assert!(stop.is_canceled());
 }

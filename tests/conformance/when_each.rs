@@ -1,6 +1,7 @@
 //! `when_each` (.NET 9's `Task.WhenEach`, the guide's *Interleaved*
 //! combinator): E1–E5, the honest `size_hint` and `FusedStream`, throttling
-//! of the stream face (T1, T2, T4) and its batch cancellation (C1, C2).
+//! of the stream face (T1, T2, T4) and its batch cancellation (C1, C2), the
+//! graceful stop (`.graceful(&stop)`) included.
 //!
 //! Also home of [`RoundModel`], the ordering rule as a model that the
 //! `when_any`, `first_ok` and `for_each` bodies share.
@@ -11,12 +12,13 @@ use std::future::{ready, Ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use fanout::cancel::CancelSource;
 use fanout::{from_stream, when_each, Outcome, WhenEach};
 use futures::future::{join, Either};
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use futures::task::noop_waker;
 
-use super::{first_poll, pulls, yield_now, Gates, Runtime, XorShift};
+use super::{boxed, first_poll, pulls, yield_now, BoxTask, Gates, Runtime, XorShift};
 use crate::support::{Gate, PollCounter, Tracker};
 
 /// The ordering rule (E2/R2) as a model: tasks woken before the same poll of
@@ -615,6 +617,64 @@ pub fn c2_when_each_cancel_on_drops_in_flight_and_ends(rt: &impl Runtime) {
     assert_eq!(tracker.dropped_unfinished(), 4);
     assert_eq!(tracker.finished(), 2);
     assert_eq!(gates.polls(2), 1);
+}
+
+/// C2 with `.graceful(&stop)`: the signal cancels `stop` instead of dropping
+/// the tasks in flight, and the stream keeps yielding them as they end on
+/// their own — those under the token `Canceled`, one that ignores it with its
+/// own output once it ends — then ends. Nothing more is pulled, nothing is
+/// dropped (`canceled_count` stays 0), and the stop cut the source short
+/// (`is_canceled`).
+pub fn c2_when_each_graceful_yields_the_tasks_in_flight_then_ends(rt: &impl Runtime) {
+    let n = 20;
+    let stop = CancelSource::new();
+    let token = stop.token();
+    let gates = Gates::new(n);
+    let tracker = Tracker::new();
+    let pulled = PollCounter::new();
+    let signal = Gate::new();
+    let source = pulls(
+        (0..n).map(|i| -> BoxTask<'static, Outcome<usize, ()>> {
+            if i == 3 {
+                // Ignores the token.
+                boxed(tracker.track(gates.future(i, Outcome::Completed(i))))
+            } else {
+                boxed(tracker.track(token.run(gates.future(i, Ok(i)))))
+            }
+        }),
+        &pulled,
+    );
+    rt.block_on(async {
+        let mut each = when_each(source)
+            .limit(4)
+            .cancel_on(signal.future((), PollCounter::new()))
+            .graceful(&stop);
+        assert!(first_poll(each.next()).await.is_pending());
+        gates.open(0);
+        assert_eq!(each.next().await, Some((0, Outcome::Completed(0))));
+        // Let the batch refill the place.
+        assert!(first_poll(each.next()).await.is_pending());
+        assert_eq!((pulled.get(), tracker.in_flight()), (5, 4));
+        assert!(!stop.is_canceled());
+        signal.open();
+        // 1, 2 and 4 saw the token, in one round: index order.
+        assert_eq!(each.next().await, Some((1, Outcome::Canceled)));
+        assert!(stop.is_canceled());
+        assert_eq!(each.next().await, Some((2, Outcome::Canceled)));
+        assert_eq!(each.next().await, Some((4, Outcome::Canceled)));
+        // 3 runs on: the stream waits for it.
+        assert!(first_poll(each.next()).await.is_pending());
+        assert_eq!((each.in_flight(), tracker.in_flight()), (1, 1));
+        gates.open(3);
+        assert_eq!(each.next().await, Some((3, Outcome::Completed(3))));
+        assert_eq!(each.next().await, None);
+        assert!(each.is_terminated());
+        assert_eq!(each.canceled_count(), 0);
+        assert!(each.is_canceled());
+    });
+    assert_eq!(pulled.get(), 5);
+    assert_eq!(tracker.dropped_unfinished(), 0);
+    assert_eq!(tracker.finished(), 5);
 }
 
 /// C2's converse for the stream face: a signal that has not fired when every
