@@ -293,6 +293,25 @@ impl Seen {
         (sender, task)
     }
 
+    /// Ten tasks, counted as they are pulled: task 1 ignores `token` and ends
+    /// with what the returned sender sends; the others wait for `token`, then
+    /// end `Canceled`.
+    fn one_late_rest_under<'a>(
+        &'a self,
+        token: &'a CancelToken,
+    ) -> (
+        futures::channel::oneshot::Sender<Outcome<u8, &'static str>>,
+        impl Iterator<Item = Watched<BoxTask>> + 'a,
+    ) {
+        let (late, task) = self.later();
+        let mut task = Some(task);
+        let tasks = (0..10).map(move |i| match i {
+            1 => task.take().expect("pulled once"),
+            _ => self.under(token),
+        });
+        (late, tasks)
+    }
+
     fn pulled(&self) -> usize {
         self.pulled.get()
     }
@@ -336,13 +355,8 @@ fn graceful_when_each_yields_the_tasks_in_flight_then_ends() {
     let token = stop.token();
     let outside = CancelSource::new();
     let seen = Seen::default();
-    let (late, task) = seen.later();
-    let mut task = Some(task);
     // Task 1 ignores the token; the others wait for it.
-    let tasks = (0..10).map(|i| match i {
-        1 => task.take().expect("pulled once"),
-        _ => seen.under(&token),
-    });
+    let (late, tasks) = seen.one_late_rest_under(&token);
     let mut each = pin!(crate::when_each(tasks)
         .limit(3)
         .cancel_on(outside.token().canceled())
@@ -459,12 +473,7 @@ fn graceful_first_ok_on_the_signal_keeps_every_fault_and_a_late_success_wins() {
     let token = stop.token();
     let outside = CancelSource::new();
     let seen = Seen::default();
-    let (late, task) = seen.later();
-    let mut task = Some(task);
-    let tasks = (0..10).map(|i| match i {
-        1 => task.take().expect("pulled once"),
-        _ => seen.under(&token),
-    });
+    let (late, tasks) = seen.one_late_rest_under(&token);
     let mut race = pin!(crate::first_ok(tasks)
         .limit(3)
         .cancel_on(outside.token().canceled())
