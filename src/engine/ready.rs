@@ -170,10 +170,11 @@ impl ReadySet {
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
-        // SAFETY: `base` is a fresh allocation of `layout`, which places a
-        // `Header` at 0, `capacity` `u32`s at `ITEMS_OFFSET`, `total_words`
-        // atomics at `words_offset` and the tail at `tail_offset`, each
-        // suitably aligned by `Layout::extend`.
+        // `base` is a fresh allocation of `layout`, which places a `Header`
+        // at 0, `capacity` `u32`s at `ITEMS_OFFSET`, `total_words` atomics at
+        // `words_offset` and the tail at `tail_offset`, each suitably aligned
+        // by `Layout::extend`.
+        // SAFETY: so each write below is in bounds, aligned and unaliased.
         let tail = unsafe {
             base.cast::<Header>().as_ptr().write(Header {
                 refs: AtomicUsize::new(1),
