@@ -309,3 +309,37 @@ pub fn c3_timer_is_a_signal_timed() {
     assert_eq!(timers, 0);
     assert_eq!(elapsed, 100);
 }
+
+/// C2 with `.graceful(&stop)`: every task is in flight when the signal fires
+/// and completes when told to stop, so the batch is `Ok` — whatever the
+/// limit. With `limit(3)` over 3 tasks the batch never pulled the source's
+/// end (it had no place to spare), and once counted the stop as having cut
+/// the source short; a source whose size hint says it is empty has ended.
+pub fn c2_graceful_verdict_does_not_depend_on_the_limit(rt: &impl Runtime) {
+    for limit in [None, Some(3), Some(4)] {
+        let stop = fanout::cancel::CancelSource::new();
+        let signal = Gate::new();
+        let tasks = (0..3).map(|i| {
+            let token = stop.token();
+            async move {
+                token.canceled().await;
+                Ok::<usize, ()>(i)
+            }
+        });
+        let batch = when_all(tasks)
+            .cancel_on(signal.future((), PollCounter::new()))
+            .graceful(&stop);
+        let result = rt.block_on(async {
+            let batch = match limit {
+                Some(limit) => futures::future::Either::Left(batch.limit(limit)),
+                None => futures::future::Either::Right(batch),
+            };
+            let mut batch = std::pin::pin!(batch);
+            assert!(super::first_poll(batch.as_mut()).await.is_pending());
+            signal.open();
+            batch.await
+        });
+        assert_eq!(result, Ok(vec![0, 1, 2]), "limit {limit:?}");
+        assert!(stop.is_canceled());
+    }
+}

@@ -520,6 +520,7 @@ macro_rules! runtime_suite {
                 c3_any_future_is_a_signal,
                 c3_either_of_two_signals_cancels,
                 c2_signal_stops_an_endless_source,
+                c2_graceful_verdict_does_not_depend_on_the_limit,
             }
             when_each {
                 e1_completion_order_with_indices,
@@ -530,6 +531,7 @@ macro_rules! runtime_suite {
                 e2_one_burst_of_shuffled_wakes,
                 e2_ties_in_index_order_with_slot_reuse,
                 e2_ties_do_not_depend_on_the_block_layout,
+                e2_a_woken_task_before_one_pulled_in_the_same_poll,
                 e3_empty_ends_at_once,
                 e5_consumed_once,
                 e5_fused_stream_is_terminated,

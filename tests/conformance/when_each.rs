@@ -710,3 +710,27 @@ pub fn e_in_flight_and_debug(rt: &impl Runtime) {
         assert_eq!(rest, [0, 1, 2, 3, 4, 5]);
     });
 }
+
+/// E2 across a pull: a task woken while the batch waited, and a task that the
+/// batch's next poll pulls from its stream and that is ready at once, are
+/// ready on the same poll — the woken one, the lower index, comes out first.
+/// (The engine once filled before walking its round, and handed out the
+/// newly pulled task first.) The stream's second item waits on a gate that
+/// opens together with task 0's, before the next poll.
+pub fn e2_a_woken_task_before_one_pulled_in_the_same_poll(rt: &impl Runtime) {
+    let gates = Gates::new(1);
+    let arrival = Gate::new();
+    let first: BoxTask<'_, usize> = boxed(gates.future(0, 0));
+    let second = stream::once(arrival.future((), PollCounter::new()))
+        .map(|()| -> BoxTask<'_, usize> { boxed(ready(1)) });
+    let source = stream::iter([first]).chain(second);
+    rt.block_on(async {
+        let mut each = when_each(from_stream(source));
+        assert!(first_poll(each.next()).await.is_pending());
+        gates.open(0);
+        arrival.open();
+        assert_eq!(each.next().await, Some((0, 0)));
+        assert_eq!(each.next().await, Some((1, 1)));
+        assert_eq!(each.next().await, None);
+    });
+}
