@@ -152,10 +152,13 @@
 //!
 //! # Features
 //!
-//! - `std` (default): nothing yet beyond `no_std + alloc` — the error types
-//!   implement `core::error::Error` either way. It exists so that std-only
-//!   conveniences can come later without breaking `default-features = false`
-//!   users.
+//! - `std` (default): a faster path for wakes on the batch's own thread. While
+//!   a batch runs, a thread-local names it, and a wake of one of its tasks on
+//!   that thread (a task waking itself or a sibling during its poll) is a plain
+//!   note in the batch's memory: no atomic read-modify-write and no wake of
+//!   the executor. Without `std` every wake takes the atomic path, which is
+//!   correct everywhere and a little slower for self-waking tasks. The error
+//!   types implement `core::error::Error` either way.
 //! - `portable-atomic`: take every atomic and `Arc` from
 //!   [`portable-atomic`](https://docs.rs/portable-atomic) and
 //!   [`portable-atomic-util`](https://docs.rs/portable-atomic-util) instead of

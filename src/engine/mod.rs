@@ -59,6 +59,7 @@
 
 mod parent_waker;
 mod ready;
+mod self_wake;
 mod slots;
 mod snapshot;
 
@@ -72,6 +73,7 @@ use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use pin_project_lite::pin_project;
+use self_wake::Running;
 use slots::{Polled, Rounds, SlotId, Slots};
 
 /// At least this many children are polled in one poll of a batch before it
@@ -396,6 +398,9 @@ impl<S: Source, C: Signal> Engine<S, C> {
     {
         let mut this = self.project();
         let core = &mut *this.core;
+        // While this run lasts, a wake of one of our tasks on this thread is
+        // only a note in a local bit set (see `self_wake`).
+        let _running = Running::enter(core.slots.owner());
         // Leaves the search for the next event with this one: it goes to the
         // sink, and the engine starts over as a new call would. Every event
         // leaves through the one call of `sink` below, so the compiler inlines
@@ -530,6 +535,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                             // round: a wake after the look wakes us anyway).
                             let idle = !core.filled
                                 && core.rounds.walked()
+                                && !core.slots.any_noted()
                                 && (!core.round_found || !core.slots.any_woken());
                             core.filled = false;
                             core.quota = None;
@@ -701,8 +707,15 @@ impl<F: Future> Core<F> {
             low.saturating_add(1),
             high.and_then(|high| high.checked_add(1)),
         );
+        let first = self.slots.capacity() == 0;
         self.slots
             .grow(block_size(self.slots.capacity(), self.limit, hint));
+        if first {
+            // The batch has a name for `self_wake` now; it is running (only
+            // a run grows), so its tasks' wakes on this thread from now on
+            // are notes.
+            self_wake::now_running(self.slots.owner());
+        }
         // More slots, more budget: the fill in progress works out its room
         // again after this pull.
         self.room = 0;

@@ -7,11 +7,11 @@
 //!
 //! ```text
 //! +--------+-------------------------+-----------------------------------+-------------------+
-//! | Header | items: [u32; capacity]  | words: [AtomicUsize; total_words] | tail: the block's |
-//! | refs   | items[i] == i once used | level 0 (leaves): 1 bit per slot  | slots, owned by   |
-//! | parent |                         | level 1: 1 bit per level-0 word   | the engine        |
-//! | ...    | (a slot's waker points  | ... up to one top word            | (never read here) |
-//! |        |  at its item)           |                                   |                   |
+//! | Header | items: [u32; capacity]  | words: 2 x [AtomicUsize; total]   | tail: the block's |
+//! | refs   | items[i] == i once used | the shared set, then the local    | slots, owned by   |
+//! | parent |                         | set, each: level 0 (leaves), 1 bit| the engine        |
+//! | owner  | (a slot's waker points  | per slot; level 1, 1 bit per      | (never read here) |
+//! | ...    |  at its item)           | level-0 word; ... one top word    |                   |
 //! +--------+-------------------------+-----------------------------------+-------------------+
 //! ```
 //!
@@ -39,6 +39,18 @@
 //! proportion to the tasks woken, never to the size of the batch, and visits
 //! them in slot order (which is index order when slots are not reused).
 //!
+//! # Two sets: shared and local
+//!
+//! The *shared* set above takes wakes from any thread. The *local* set, laid
+//! out the same, takes only the wakes made on the engine's own thread while it
+//! runs (a task waking itself or a sibling during its poll): with plain loads
+//! and stores instead of `fetch_or`, and without waking the parent, since the
+//! engine looks at both sets before it waits. Which wakes are which is decided
+//! by a thread-local (`self_wake`, with its invariants); a round takes both
+//! sets, and sorts the two runs together in the rare round where a block has
+//! bits in both. The same waker serves both paths, so waker identity (and
+//! `Waker::will_wake`) is unchanged.
+//!
 //! # Invariants
 //!
 //! 1. The allocation lives while `refs > 0`; the engine's [`ReadySet`] holds one
@@ -56,8 +68,11 @@
 //!    the engine has taken that bit in its current round and will take the word.
 //!    So no wake is lost between a waker and the engine.
 //! 4. Only the engine (through `&mut Cursor` and `&ReadySet`) clears bits.
+//! 6. Invariant 3 holds for the local set too, trivially: its bits are set and
+//!    taken on one thread, never concurrently (`self_wake`, invariant 2).
 
 use super::parent_waker::ParentWaker;
+use super::self_wake;
 use crate::sync::{AtomicUsize, Ordering};
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use core::alloc::Layout;
@@ -94,6 +109,26 @@ struct Header {
     capacity: usize,
     /// The layout of the whole allocation, for `dealloc`.
     layout: Layout,
+    /// Which engine owns this set, as the thread-local of `self_wake` names
+    /// it while that engine runs: the address of the engine's first ready
+    /// set (this one's, for a first block). A wake on that thread then only
+    /// notes the slot in the local bit set. 0: never.
+    owner: usize,
+}
+
+/// Which engine a new ready set tells `self_wake` it belongs to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Owner {
+    /// No engine: wakes always take the atomic path (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Nobody,
+    /// The engine's first set: its own address names the engine. An
+    /// allocation's address is not reused while it lives, and it lives while
+    /// the engine or any of its wakers does, so no other live engine has it.
+    This,
+    /// A later block: the same owner as the engine's first set
+    /// ([`ReadySet::owner`]).
+    SameAs(usize),
 }
 
 /// The engine's handle on one block's ready set. Not `Clone`: there is one
@@ -115,7 +150,7 @@ impl ReadySet {
     /// If `capacity` is zero or above [`MAX_CAPACITY`], or the layout overflows.
     #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Self {
-        Self::with_tail(capacity, Layout::new::<()>()).0
+        Self::with_tail(capacity, Layout::new::<()>(), Owner::Nobody).0
     }
 
     /// A set for slots `0..capacity`, all clear, in one allocation with room
@@ -131,7 +166,7 @@ impl ReadySet {
     ///
     /// # Panics
     /// If `capacity` is zero or above [`MAX_CAPACITY`], or the layout overflows.
-    pub(crate) fn with_tail(capacity: usize, tail: Layout) -> (Self, NonNull<u8>) {
+    pub(crate) fn with_tail(capacity: usize, tail: Layout, owner: Owner) -> (Self, NonNull<u8>) {
         assert!(
             (1..=MAX_CAPACITY).contains(&capacity),
             "fanout: a block holds 1..=u32::MAX tasks"
@@ -156,7 +191,7 @@ impl ReadySet {
             .expect(too_big);
         assert_eq!(items_offset, ITEMS_OFFSET);
         let (layout, words_offset) = layout
-            .extend(Layout::array::<AtomicUsize>(total_words).expect(too_big))
+            .extend(Layout::array::<AtomicUsize>(2 * total_words).expect(too_big))
             .expect(too_big);
         let (layout, tail_offset) = layout.extend(tail).expect(too_big);
         let layout = layout.pad_to_align();
@@ -185,9 +220,14 @@ impl ReadySet {
                 total_words,
                 capacity,
                 layout,
+                owner: match owner {
+                    Owner::Nobody => 0,
+                    Owner::This => base.as_ptr() as usize,
+                    Owner::SameAs(first) => first,
+                },
             });
             let words = base.as_ptr().add(words_offset).cast::<AtomicUsize>();
-            for w in 0..total_words {
+            for w in 0..2 * total_words {
                 words.add(w).write(AtomicUsize::new(0));
             }
             NonNull::new_unchecked(base.as_ptr().add(tail_offset))
@@ -247,6 +287,12 @@ impl ReadySet {
         }
     }
 
+    /// The token of the engine that owns this set (see [`Owner`]).
+    #[inline]
+    pub(crate) fn owner(&self) -> usize {
+        self.header().owner
+    }
+
     /// Registers the engine's waker, so that a wake from now on reaches it.
     /// Call it before [`ReadySet::start_round`], never after.
     #[inline]
@@ -254,14 +300,43 @@ impl ReadySet {
         self.header().parent.register(waker);
     }
 
-    /// Whether a slot has been woken since the set was last taken: a plain
-    /// load of the top word (a wake after it wakes the registered parent).
+    /// Whether a slot has been woken since the set was last taken: plain
+    /// loads of the two top words (a later wake on another thread wakes the
+    /// registered parent).
     #[inline]
     pub(crate) fn any_woken(&self) -> bool {
+        self.top_word::<false>().load(Ordering::Acquire) != 0 || self.any_noted()
+    }
+
+    /// Whether a slot was noted in the local bit set since the set was last
+    /// taken (see `self_wake`): nothing wakes the parent for those, so the
+    /// engine must look before it waits.
+    #[inline]
+    pub(crate) fn any_noted(&self) -> bool {
+        self.top_word::<true>().load(Ordering::Relaxed) != 0
+    }
+
+    /// The top word of the shared (`LOCAL == false`) or local bit set.
+    #[inline(always)]
+    fn top_word<const LOCAL: bool>(&self) -> &AtomicUsize {
         let header = self.header();
-        // SAFETY: the top word is the last of the initialized atomics.
-        let top_word = unsafe { &*words_ptr(self.header).add(header.total_words - 1) };
-        top_word.load(Ordering::Acquire) != 0
+        // SAFETY: the top word of each set is the last of its initialized
+        // atomics; the allocation lives as long as `&self`.
+        unsafe { &*set_ptr::<LOCAL>(self.header).add(header.total_words - 1) }
+    }
+
+    /// Takes both bit sets for a new round (see [`ReadySet::take_set`]).
+    /// Returns true when both had slots: the entries pushed are then two
+    /// runs, each in slot order, and the caller must sort them together.
+    #[inline]
+    pub(crate) fn take_round(&self, tag: u32, out: &mut impl Extend<(u32, usize, usize)>) -> bool {
+        let shared = self.take_set::<false>(tag, out);
+        // Most rounds have no notes: one load decides it here, inline.
+        if !self.any_noted() {
+            return false;
+        }
+        let local = self.take_set::<true>(tag, out);
+        shared && local
     }
 
     /// Takes the whole set for a new round, top down: every word whose bit it
@@ -269,31 +344,38 @@ impl ReadySet {
     /// `out` as `(tag, leaf word index, bits)`, in slot order. A wake after
     /// its word was taken goes to the next round — whether or not the engine
     /// has reached that slot yet — so a round is one snapshot of the set.
-    pub(crate) fn take_round(&self, tag: u32, out: &mut impl Extend<(u32, usize, usize)>) {
+    /// Returns false when the set was empty (nothing pushed).
+    ///
+    /// `LOCAL` picks the local bit set, which only the engine's own thread
+    /// touches (see `self_wake`): its words are taken with a plain load and
+    /// store instead of a `swap`.
+    fn take_set<const LOCAL: bool>(
+        &self,
+        tag: u32,
+        out: &mut impl Extend<(u32, usize, usize)>,
+    ) -> bool {
         let header = self.header();
         let top = header.levels - 1;
-        // SAFETY: the top word is the last of the initialized atomics.
-        let top_word = unsafe { &*words_ptr(self.header).add(header.total_words - 1) };
+        let top_word = self.top_word::<LOCAL>();
         // A load first: an empty set (the common case of a round that only
         // confirms nothing more was woken) then costs no read-modify-write. A
         // wake that sets the top word after this load wakes the parent, whose
         // waker was registered before this round.
         if top_word.load(Ordering::Acquire) == 0 {
-            return;
+            return false;
         }
-        // Acquire: see everything a waker did before it set a bit we take.
-        let bits = top_word.swap(0, Ordering::AcqRel);
+        let bits = take::<LOCAL>(top_word);
         match top {
             0 => {
                 if bits != 0 {
                     out.extend(core::iter::once((tag, 0, bits)));
                 }
-                return;
+                return true;
             }
             // Up to 4,096 slots: the leaves are right below the top.
             1 => {
-                self.take_leaves(tag, 0, bits, out);
-                return;
+                self.take_leaves::<LOCAL>(tag, 0, bits, out);
+                return true;
             }
             // Up to 262,144 slots.
             2 => {
@@ -301,10 +383,10 @@ impl ReadySet {
                 while rest != 0 {
                     let child = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
-                    let child_bits = self.take_word(1, child);
-                    self.take_leaves(tag, child, child_bits, out);
+                    let child_bits = self.take_word::<LOCAL>(1, child);
+                    self.take_leaves::<LOCAL>(tag, child, child_bits, out);
                 }
-                return;
+                return true;
             }
             _ => {}
         }
@@ -317,14 +399,14 @@ impl ReadySet {
             let (word, rest) = pending[level];
             if rest == 0 {
                 if level == top {
-                    return;
+                    return true;
                 }
                 level += 1;
                 continue;
             }
             pending[level].1 = rest & (rest - 1);
             let child = word * BITS + rest.trailing_zeros() as usize;
-            let child_bits = self.take_word(level - 1, child);
+            let child_bits = self.take_word::<LOCAL>(level - 1, child);
             if level == 1 {
                 if child_bits != 0 {
                     out.extend(core::iter::once((tag, child, child_bits)));
@@ -339,7 +421,7 @@ impl ReadySet {
     /// Takes the leaf words below word `word` of level 1 whose bits are in
     /// `bits` (already taken), pushing the non-empty ones.
     #[inline(always)]
-    fn take_leaves(
+    fn take_leaves<const LOCAL: bool>(
         &self,
         tag: u32,
         word: usize,
@@ -350,7 +432,7 @@ impl ReadySet {
         while rest != 0 {
             let leaf = word * BITS + rest.trailing_zeros() as usize;
             rest &= rest - 1;
-            let leaf_bits = self.take_word(0, leaf);
+            let leaf_bits = self.take_word::<LOCAL>(0, leaf);
             if leaf_bits != 0 {
                 out.extend(core::iter::once((tag, leaf, leaf_bits)));
             }
@@ -359,15 +441,13 @@ impl ReadySet {
 
     /// Clears word `word` of `level` and returns what it held.
     #[inline]
-    fn take_word(&self, level: usize, word: usize) -> usize {
+    fn take_word<const LOCAL: bool>(&self, level: usize, word: usize) -> usize {
         let header = self.header();
         let index = header.level_start[level] + word;
         debug_assert!(index < header.total_words);
         // SAFETY: `index < total_words`, so this is one of the initialized atomics
         // of the live allocation.
-        let word = unsafe { &*words_ptr(self.header).add(index) };
-        // Acquire: see everything a waker did before it set a bit we take.
-        word.swap(0, Ordering::AcqRel)
+        take::<LOCAL>(unsafe { &*set_ptr::<LOCAL>(self.header).add(index) })
     }
 }
 
@@ -437,6 +517,42 @@ unsafe fn words_ptr(header: NonNull<Header>) -> *const AtomicUsize {
     }
 }
 
+/// The first word of the shared (`LOCAL == false`) or the local bit set: the
+/// local set's words follow the shared set's, level for level the same.
+///
+/// # Safety
+/// `header` must be the base of a live ready-set allocation.
+#[inline(always)]
+unsafe fn set_ptr<const LOCAL: bool>(header: NonNull<Header>) -> *const AtomicUsize {
+    // SAFETY: per the contract; both sets are inside the allocation.
+    unsafe {
+        let words = words_ptr(header);
+        if LOCAL {
+            words.add((*header.as_ptr()).total_words)
+        } else {
+            words
+        }
+    }
+}
+
+/// Clears a word of the shared (`LOCAL == false`) or the local bit set and
+/// returns what it held.
+#[inline(always)]
+fn take<const LOCAL: bool>(word: &AtomicUsize) -> usize {
+    if LOCAL {
+        // Only the engine's thread touches the local set (see `self_wake`):
+        // a plain load and store, no read-modify-write.
+        let bits = word.load(Ordering::Relaxed);
+        if bits != 0 {
+            word.store(0, Ordering::Relaxed);
+        }
+        bits
+    } else {
+        // Acquire: see everything a waker did before it set a bit we take.
+        word.swap(0, Ordering::AcqRel)
+    }
+}
+
 /// Recovers the header and the slot from a waker's data pointer.
 ///
 /// # Safety
@@ -473,24 +589,36 @@ unsafe fn release(header: NonNull<Header>) {
         let layout = (*header.as_ptr()).layout;
         let words = words_ptr(header).cast_mut();
         let total_words = (*header.as_ptr()).total_words;
-        ptr::drop_in_place(ptr::slice_from_raw_parts_mut(words, total_words));
+        ptr::drop_in_place(ptr::slice_from_raw_parts_mut(words, 2 * total_words));
         ptr::drop_in_place(header.as_ptr());
         dealloc(header.as_ptr().cast(), layout);
     }
 }
 
 impl Header {
-    /// Queues `slot`. Returns true when this wake turned the whole set from
-    /// empty to non-empty, which is when the parent must be woken.
-    #[inline]
-    fn mark(&self, words: *const AtomicUsize, slot: usize) -> bool {
+    /// Queues `slot` in the shared (`LOCAL == false`) or the local bit set,
+    /// whose words start at `words`. Returns true when this wake turned the
+    /// whole set from empty to non-empty, which is when the parent must be
+    /// woken (for the shared set: the local one never wakes it).
+    #[inline(always)]
+    fn mark<const LOCAL: bool>(&self, words: *const AtomicUsize, slot: usize) -> bool {
         let mut pos = slot;
         for level in 0..self.levels {
             let index = self.level_start[level] + pos / BITS;
             // SAFETY: `slot < capacity`, so `index` is within `total_words`.
             let word = unsafe { &*words.add(index) };
-            // Release: the engine's `swap` that takes this bit sees our writes.
-            let prev = word.fetch_or(1 << (pos % BITS), Ordering::AcqRel);
+            let bit = 1 << (pos % BITS);
+            let prev = if LOCAL {
+                // Only the engine's thread touches the local set: no
+                // read-modify-write (see `self_wake`).
+                let prev = word.load(Ordering::Relaxed);
+                word.store(prev | bit, Ordering::Relaxed);
+                prev
+            } else {
+                // Release: the engine's `swap` that takes this bit sees our
+                // writes.
+                word.fetch_or(bit, Ordering::AcqRel)
+            };
             if prev != 0 {
                 // Already queued, or another wake is climbing from this word, or
                 // the engine holds this word's bit this round (invariant 3).
@@ -536,8 +664,18 @@ unsafe fn waker_wake_by_ref(item: *const ()) {
     // SAFETY: the waker holds (or borrows) a reference, so the set is live.
     let (header, slot) = unsafe { resolve(item) };
     // SAFETY: as above.
-    let (head, words) = unsafe { (header.as_ref(), words_ptr(header)) };
-    if head.mark(words, slot) {
+    let head = unsafe { header.as_ref() };
+    if self_wake::is_running(head.owner) {
+        // The engine that owns this set is running on this thread, right now
+        // (this is a task it polls waking itself or a sibling): a note in the
+        // local set, which it looks at before it waits, is enough.
+        // SAFETY: as above.
+        head.mark::<true>(unsafe { set_ptr::<true>(header) }, slot);
+    } else if head.mark::<false>(
+        // SAFETY: as above.
+        unsafe { set_ptr::<false>(header) },
+        slot,
+    ) {
         head.parent.wake();
     }
 }

@@ -14,7 +14,7 @@
 //! through an intrusive free list (no allocation), which is what keeps a limited
 //! batch at `O(limit)` memory however long its source.
 
-use super::ready::{ReadySet, BITS, MAX_CAPACITY};
+use super::ready::{Owner, ReadySet, BITS, MAX_CAPACITY};
 use super::snapshot::Snapshot;
 use alloc::vec::Vec;
 use core::alloc::Layout;
@@ -49,10 +49,11 @@ struct Block<F> {
 }
 
 impl<F> Block<F> {
-    fn new(capacity: usize) -> Self {
+    /// `owner` names the engine, for wakes on its own thread (`self_wake`).
+    fn new(capacity: usize, owner: Owner) -> Self {
         let layout = Layout::array::<Slot<F>>(capacity)
             .unwrap_or_else(|_| panic!("fanout: batch too large to lay out"));
-        let (ready, tail) = ReadySet::with_tail(capacity, layout);
+        let (ready, tail) = ReadySet::with_tail(capacity, layout, owner);
         Self {
             ready,
             slots: SlotArray {
@@ -260,6 +261,13 @@ impl<F> Slots<F> {
         }
     }
 
+    /// The token that names this batch to `self_wake` while it runs: its
+    /// first ready set's address ([`Owner`]); 0 before it has one.
+    #[inline]
+    pub(crate) fn owner(&self) -> usize {
+        self.first.as_ref().map_or(0, |first| first.ready.owner())
+    }
+
     /// Tasks in flight.
     #[inline]
     pub(crate) fn running(&self) -> usize {
@@ -328,7 +336,11 @@ impl<F> Slots<F> {
     pub(crate) fn grow(&mut self, capacity: usize) {
         debug_assert!(!self.has_fresh());
         let capacity = capacity.clamp(1, MAX_CAPACITY);
-        let block = Block::new(capacity);
+        let owner = match &self.first {
+            None => Owner::This,
+            Some(first) => Owner::SameAs(first.ready.owner()),
+        };
+        let block = Block::new(capacity, owner);
         self.capacity += capacity;
         if self.first.is_none() {
             self.first = Some(block);
@@ -477,6 +489,17 @@ impl<F> Slots<F> {
             .any(|block| block.ready.any_woken())
     }
 
+    /// Whether any slot was woken on the engine's own thread while it ran
+    /// and noted in a local set since its block was last taken: nothing wakes
+    /// the engine for those, so it must not wait while there are any.
+    #[inline]
+    pub(crate) fn any_noted(&self) -> bool {
+        self.first
+            .iter()
+            .chain(self.more.iter())
+            .any(|block| block.ready.any_noted())
+    }
+
     /// The next woken slot of the round, in slot order; `None` when the round
     /// is over (`rounds.found` then says whether it saw anything). The first
     /// call of a round takes every block's ready set at once — registering
@@ -515,13 +538,21 @@ impl<F> Slots<F> {
                 .taken
                 .start(self.capacity.div_ceil(BITS) + self.block_count());
             rounds.pos = 0;
+            let mut unsorted = false;
             for block in 0..self.block_count() {
                 let ready = &self.block(block).ready;
                 if block >= rounds.registered {
                     ready.register(waker);
                     rounds.registered = block + 1;
                 }
-                ready.take_round(block as u32, &mut rounds.taken);
+                unsorted |= ready.take_round(block as u32, &mut rounds.taken);
+            }
+            if unsorted {
+                // A block had slots in both of its bit sets: two runs of
+                // entries, each in slot order. One run, one entry per leaf
+                // word, so that the walk is in slot order and no slot is
+                // polled twice in a round.
+                rounds.taken.sort_and_merge();
             }
             rounds.started = true;
             rounds.walked = true;

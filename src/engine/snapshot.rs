@@ -70,6 +70,38 @@ impl Snapshot {
         self.spilled = true;
     }
 
+    /// Puts the entries in (block, leaf word) order, one entry per leaf word:
+    /// for a round that took a block's shared and local bit sets, each run
+    /// of entries in order but not the two together.
+    pub(crate) fn sort_and_merge(&mut self) {
+        let entries = self.entries_mut();
+        entries.sort_unstable_by_key(|&(block, word, _)| (block, word));
+        let mut kept = 0;
+        for i in 0..entries.len() {
+            let entry = entries[i];
+            if kept > 0 && entries[kept - 1].0 == entry.0 && entries[kept - 1].1 == entry.1 {
+                entries[kept - 1].2 |= entry.2;
+            } else {
+                entries[kept] = entry;
+                kept += 1;
+            }
+        }
+        if self.spilled {
+            self.heap.truncate(kept);
+        } else {
+            self.len = kept;
+        }
+    }
+
+    #[inline]
+    fn entries_mut(&mut self) -> &mut [Entry] {
+        if self.spilled {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+
     /// Entry `pos`, if the round has that many.
     #[inline(always)]
     pub(crate) fn get_mut(&mut self, pos: usize) -> Option<&mut Entry> {

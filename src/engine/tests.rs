@@ -20,6 +20,9 @@ extern crate std;
 /// many schedules (`-Zmiri-many-seeds`).
 mod threads;
 
+/// Wakes on the engine's own thread while it runs (`self_wake`).
+mod self_wake;
+
 /// Sizes that cover one, two and three levels of the bit set (with 64-bit
 /// words) but stay quick under Miri.
 #[cfg(not(miri))]

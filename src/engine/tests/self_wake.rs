@@ -1,0 +1,282 @@
+//! Wakes on the engine's own thread while it runs only leave a note in the
+//! local bit set (`engine/self_wake.rs`): the executor is never woken for
+//! them, yet every task is still polled exactly wakes + 1 times, and every
+//! other wake (another thread, a nested batch's parent, after a panic) still
+//! takes the shared path and wakes the executor.
+
+use super::super::self_wake::{is_running, Running};
+use super::super::Engine;
+use super::{counting_waker, YieldN, YieldOnce};
+use crate::signal::NoSignal;
+use crate::source::IntoSource;
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::{pin, Pin};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
+
+extern crate std;
+
+/// Polls `batch` once with a counting waker: its output if it finished, and
+/// how many times the executor was woken.
+fn poll_once<F: Future>(batch: F) -> (Poll<F::Output>, usize) {
+    let batch = pin!(batch);
+    let (count, waker) = counting_waker();
+    let polled = batch.poll(&mut Context::from_waker(&waker));
+    (polled, count.0.load(Ordering::SeqCst))
+}
+
+#[test]
+fn self_wakes_finish_in_one_run_without_waking_the_executor() {
+    // (Within the budget of one run: n + 256 polls.)
+    for n in [1, 8, 64, 65, 200] {
+        let polls: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
+        let tasks: Vec<YieldN> = (0..n)
+            .map(|i| YieldN {
+                left: i % 3,
+                polls: polls[i].clone(),
+            })
+            .collect();
+        let (polled, wakes) = poll_once(crate::join_all(tasks));
+        let Poll::Ready(outputs) = polled else {
+            panic!("{n} self-waking tasks finish within the first poll")
+        };
+        // Polls per task = wakes + 1, exactly, as on the shared path.
+        let want: Vec<usize> = (0..n).map(|i| i % 3 + 1).collect();
+        assert_eq!(outputs, want, "n = {n}");
+        // Without thread-locals every wake is shared and wakes the
+        // executor (once it is registered, from the first round on).
+        let shared_wakes = if n > 2 { 1 } else { 0 };
+        let want_wakes = if cfg!(feature = "std") {
+            0
+        } else {
+            shared_wakes
+        };
+        assert_eq!(
+            wakes, want_wakes,
+            "n = {n}: notes, not wakes of the executor"
+        );
+    }
+}
+
+#[test]
+fn a_task_that_wakes_a_sibling_while_polled_gets_it_polled_in_the_next_round() {
+    // Task 1 parks and hands out its waker; task 0, on its second poll,
+    // wakes it (a channel between siblings).
+    let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let polls = Rc::new(Cell::new([0usize; 2]));
+    let sender = {
+        let (parked, polls) = (parked.clone(), polls.clone());
+        core::future::poll_fn(move |cx| {
+            let mut p = polls.get();
+            p[0] += 1;
+            polls.set(p);
+            if p[0] == 1 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            parked.borrow_mut().take().expect("task 1 parked").wake();
+            Poll::Ready(0)
+        })
+    };
+    let receiver = {
+        let (parked, polls) = (parked.clone(), polls.clone());
+        core::future::poll_fn(move |cx| {
+            let mut p = polls.get();
+            p[1] += 1;
+            polls.set(p);
+            if p[1] == 1 {
+                *parked.borrow_mut() = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(1)
+        })
+    };
+    let tasks: Vec<Pin<alloc::boxed::Box<dyn Future<Output = i32>>>> = alloc::vec![
+        alloc::boxed::Box::pin(sender),
+        alloc::boxed::Box::pin(receiver)
+    ];
+    let (polled, wakes) = poll_once(crate::join_all(tasks));
+    assert_eq!(polled, Poll::Ready(alloc::vec![0, 1]));
+    assert_eq!(polls.get(), [2, 2], "each task polled wakes + 1 times");
+    assert_eq!(wakes, if cfg!(feature = "std") { 0 } else { 1 });
+}
+
+#[test]
+fn a_wake_from_another_thread_during_a_poll_takes_the_shared_path() {
+    // On its second poll (in a round: the executor's waker is registered by
+    // then), the task's waker is woken on a scoped thread while the task is
+    // being polled. That thread has no engine running, so the wake goes
+    // through the shared set and wakes the executor; the task is still
+    // polled again, in the same run (the next round takes the shared set).
+    let polls = Cell::new(0);
+    let task = core::future::poll_fn(|cx| {
+        polls.set(polls.get() + 1);
+        match polls.get() {
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                let waker = cx.waker();
+                std::thread::scope(|scope| {
+                    scope.spawn(|| waker.wake_by_ref());
+                });
+            }
+            _ => return Poll::Ready(()),
+        }
+        Poll::Pending
+    });
+    let (polled, wakes) = poll_once(crate::join_all([task]));
+    assert_eq!(polled, Poll::Ready(alloc::vec![()]));
+    assert_eq!(polls.get(), 3);
+    assert_eq!(wakes, 1, "the shared path wakes the executor once");
+}
+
+#[test]
+fn nested_batches_each_note_their_own_tasks() {
+    // An outer batch of inner batches of self-waking tasks: each inner batch
+    // runs its tasks to the end within its own run, so the outer batch sees
+    // each inner batch finish on its first poll. Nothing wakes the executor.
+    let inner = |i: usize| crate::join_all((0..5).map(move |_| YieldOnce(i % 2 == 0)));
+    let (polled, wakes) = poll_once(crate::join_all((0..7).map(inner)));
+    let Poll::Ready(outputs) = polled else {
+        panic!("nested self-waking batches finish within the first poll")
+    };
+    assert_eq!(outputs.len(), 7);
+    assert!(outputs.iter().all(|inner| inner.len() == 5));
+    if cfg!(feature = "std") {
+        assert_eq!(wakes, 0);
+    }
+}
+
+#[test]
+fn a_task_that_is_a_batch_yields_to_its_parent_with_a_note() {
+    // A task that is itself a batch, and yields to its executor (here: the
+    // outer batch) by waking its own waker after its inner run: the outer
+    // batch is running on this thread, so that wake is a note too, and the
+    // inner batch is polled again in the outer batch's next round.
+    let yields = Rc::new(Cell::new(0));
+    let task = {
+        let yields = yields.clone();
+        let mut inner = alloc::boxed::Box::pin(crate::join_all((0..3).map(|_| YieldOnce(false))));
+        core::future::poll_fn(move |cx| {
+            if yields.get() == 0 {
+                yields.set(1);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            inner.as_mut().poll(cx)
+        })
+    };
+    let (polled, wakes) = poll_once(crate::join_all([task]));
+    assert_eq!(polled.map(|outputs| outputs[0].len()), Poll::Ready(3));
+    if cfg!(feature = "std") {
+        assert_eq!(wakes, 0);
+    }
+}
+
+#[test]
+fn a_batch_moved_between_runs_keeps_its_notes() {
+    // An `Unpin` batch may move between polls: its name for `self_wake` is
+    // its first ready set's address, not its own, so its self-wakes are still
+    // notes after the move. Task 0 waits for an outside wake, then wakes
+    // itself once more; the others self-wake.
+    let outside: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let first = {
+        let outside = outside.clone();
+        let mut polls = 0;
+        core::future::poll_fn(move |cx| {
+            polls += 1;
+            match polls {
+                1 => *outside.borrow_mut() = Some(cx.waker().clone()),
+                2 => cx.waker().wake_by_ref(),
+                _ => return Poll::Ready(()),
+            }
+            Poll::Pending
+        })
+    };
+    let tasks: Vec<Pin<alloc::boxed::Box<dyn Future<Output = ()>>>> = core::iter::once(
+        alloc::boxed::Box::pin(first) as Pin<alloc::boxed::Box<dyn Future<Output = ()>>>,
+    )
+    .chain((0..4).map(|_| alloc::boxed::Box::pin(YieldOnce(false)) as _))
+    .collect();
+    let mut batch = crate::join_all(tasks);
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut batch).poll(&mut cx).is_pending());
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    let mut moved = alloc::vec![batch];
+    outside.borrow_mut().take().expect("task 0 parked").wake();
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "a wake outside a run is shared"
+    );
+    assert_eq!(
+        Pin::new(&mut moved[0]).poll(&mut cx),
+        Poll::Ready(alloc::vec![(); 5])
+    );
+    // Task 0's self-wake after the move was a note too (shared: one more).
+    let want = if cfg!(feature = "std") { 1 } else { 2 };
+    assert_eq!(count.0.load(Ordering::SeqCst), want);
+}
+
+#[test]
+fn a_panic_inside_a_run_leaves_the_thread_as_it_was() {
+    let _outer = Running::enter(1);
+    assert!(is_running(1) == cfg!(feature = "std"));
+    let caught = std::panic::catch_unwind(|| {
+        let _inner = Running::enter(2);
+        assert!(!is_running(1));
+        panic!("a task panicked");
+    });
+    assert!(caught.is_err());
+    assert_eq!(
+        is_running(1),
+        cfg!(feature = "std"),
+        "the outer run is back"
+    );
+    assert!(!is_running(2), "the inner run is over");
+}
+
+#[test]
+fn a_panicking_task_does_not_leave_its_batch_running() {
+    // The batch's run ends by unwinding; afterwards a wake of one of its
+    // tasks on this thread must wake the executor (the shared path), or it
+    // would be a note that nobody reads.
+    let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let tasks: Vec<Pin<alloc::boxed::Box<dyn Future<Output = ()>>>> = alloc::vec![
+        alloc::boxed::Box::pin({
+            let parked = parked.clone();
+            core::future::poll_fn(move |cx| {
+                *parked.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            })
+        }),
+        // Panics on its second poll, in a round (the executor's waker is
+        // registered by then).
+        alloc::boxed::Box::pin({
+            let mut polled = false;
+            core::future::poll_fn(move |cx| -> Poll<()> {
+                assert!(!polled, "task 1 fails");
+                polled = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            })
+        }),
+    ];
+    let engine = Engine::new(tasks.into_source(), NoSignal);
+    let mut engine = alloc::boxed::Box::pin(engine);
+    let (count, waker) = counting_waker();
+    let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+        let _ = engine.as_mut().poll_event(&mut Context::from_waker(&waker));
+    }));
+    assert!(caught.is_err());
+    parked.borrow_mut().take().expect("task 0 parked").wake();
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the wake reached the executor"
+    );
+}
