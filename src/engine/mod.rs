@@ -400,7 +400,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
         let core = &mut *this.core;
         // While this run lasts, a wake of one of our tasks on this thread is
         // only a note in a local bit set (see `self_wake`).
-        let _running = Running::enter(core.slots.owner());
+        let running = Running::enter(core.slots.owner());
         // Leaves the search for the next event with this one: it goes to the
         // sink, and the engine starts over as a new call would. Every event
         // leaves through the one call of `sink` below, so the compiler inlines
@@ -472,6 +472,10 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                 core.source_parked = false;
                                 core.yielded = true;
                                 core.round_first();
+                                // The run ends before the wake: if this batch is
+                                // itself a task of a batch running on this
+                                // thread, the wake is then that batch's note.
+                                drop(running);
                                 cx.waker().wake_by_ref();
                                 return Poll::Pending;
                             }

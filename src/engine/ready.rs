@@ -60,14 +60,15 @@
 //!    [`ReadySet::prepare`] before slot `i`'s first waker exists (an item is
 //!    never read before). The words are built clear, one by one, before the
 //!    set is handed out.
-//! 5. The tail (a block's slots, see [`ReadySet::with_tail`]) belongs to the
-//!    engine: the set never touches it, and only frees its memory with the
-//!    rest of the allocation.
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
 //!    So no wake is lost between a waker and the engine.
-//! 4. Only the engine (through `&mut Cursor` and `&ReadySet`) clears bits.
+//! 4. Only the engine (through `&ReadySet`, from the engine's `&mut` state)
+//!    clears bits.
+//! 5. The tail (a block's slots, see [`ReadySet::with_tail`]) belongs to the
+//!    engine: the set never touches it, and only frees its memory with the
+//!    rest of the allocation.
 //! 6. Invariant 3 holds for the local set too, trivially: its bits are set and
 //!    taken on one thread, never concurrently (`self_wake`, invariant 2).
 
@@ -294,7 +295,7 @@ impl ReadySet {
     }
 
     /// Registers the engine's waker, so that a wake from now on reaches it.
-    /// Call it before [`ReadySet::start_round`], never after.
+    /// Call it before [`ReadySet::take_round`], never after.
     #[inline]
     pub(crate) fn register(&self, waker: &Waker) {
         self.header().parent.register(waker);
@@ -359,8 +360,10 @@ impl ReadySet {
         let top_word = self.top_word::<LOCAL>();
         // A load first: an empty set (the common case of a round that only
         // confirms nothing more was woken) then costs no read-modify-write. A
-        // wake that sets the top word after this load wakes the parent, whose
-        // waker was registered before this round.
+        // shared wake that sets the top word after this load wakes the parent,
+        // whose waker was registered before this round; a local one is made on
+        // this thread, so not during this load, and is seen before the engine
+        // waits (`any_noted`).
         if top_word.load(Ordering::Acquire) == 0 {
             return false;
         }

@@ -18,25 +18,27 @@
 //! takes the shared set's atomic path and wakes the parent as before. Waker
 //! identity does not change (the same data pointer and vtable), so
 //! `Waker::will_wake` keeps working for tasks that cache their waker, and a
-//! poll costs nothing extra: the cell is written once per run of the engine
-//! ([`Running::enter`]), not per task.
+//! poll costs nothing extra: the cell is written a few times per run of the
+//! engine ([`Running::enter`], its drop, [`now_running`]), never per task;
+//! what every wake pays is one thread-local read and a comparison.
 //!
 //! # Invariants
 //!
 //! 1. The cell holds the token of the engine running on this thread, or 0.
 //!    The token is the address of the engine's first ready set, which every
 //!    one of its sets stores: an allocation's address is not reused while it
-//!    lives, and the first set lives as long as the engine (and any of its
-//!    wakers), so no two live engines share a token — whether or not the
+//!    lives, and the first set lives at least as long as the engine, so no
+//!    two live engines share a token — whether or not the
 //!    engine itself moves between runs (an `Unpin` batch may). [`Running`]
 //!    sets it for the length of a run (and [`now_running`] once the first
 //!    set exists, during the run that makes it), and puts the previous value
 //!    back when the run ends, even by unwinding: so a nested batch (a task
 //!    that is itself a batch) has its own token during its run, and its
 //!    parent's is back after.
-//! 2. So a set's local bits are written only on the thread where its engine
-//!    runs, during the run: by the engine's tasks and the code it calls, never
-//!    concurrently with the engine, which takes them. Their words are atomics
+//! 2. So a live engine's local bits are written only on the thread where it
+//!    runs, during the run: by its tasks and the code it calls, never
+//!    concurrently with the engine, which takes them (a dead engine's sets
+//!    may still be written, invariant 3, but nobody takes them). Their words are atomics
 //!    all the same (plain loads and stores, no read-modify-write), so even a
 //!    misuse cannot be a data race.
 //! 3. A later block's set can outlive the engine's first set (a stray waker

@@ -531,8 +531,10 @@ impl<F> Slots<F> {
     #[inline(never)]
     fn take_round(&self, rounds: &mut Rounds, waker: &Waker) {
         {
-            // At most one entry per leaf word: one allocation for the batch
-            // (one more per added block), however many rounds it runs, and
+            // At most one entry per leaf word of each bit set (two in the rare
+            // round that has a word in both, before they are merged): one
+            // allocation for the batch (one more per added block, and at most
+            // one regrowth for such rounds), however many rounds it runs, and
             // none for a batch small enough to fit the snapshot inline.
             rounds
                 .taken

@@ -32,7 +32,7 @@ fn poll_once<F: Future>(batch: F) -> (Poll<F::Output>, usize) {
 #[test]
 fn self_wakes_finish_in_one_run_without_waking_the_executor() {
     // (Within the budget of one run: n + 256 polls.)
-    for n in [1, 8, 64, 65, 200] {
+    for n in [2, 8, 64, 65, 200] {
         let polls: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
         let tasks: Vec<YieldN> = (0..n)
             .map(|i| YieldN {
@@ -151,29 +151,90 @@ fn nested_batches_each_note_their_own_tasks() {
 }
 
 #[test]
-fn a_task_that_is_a_batch_yields_to_its_parent_with_a_note() {
-    // A task that is itself a batch, and yields to its executor (here: the
-    // outer batch) by waking its own waker after its inner run: the outer
-    // batch is running on this thread, so that wake is a note too, and the
-    // inner batch is polled again in the outer batch's next round.
-    let yields = Rc::new(Cell::new(0));
-    let task = {
-        let yields = yields.clone();
-        let mut inner = alloc::boxed::Box::pin(crate::join_all((0..3).map(|_| YieldOnce(false))));
+fn a_nested_batch_that_yields_leaves_its_parent_a_note() {
+    // A task that is itself a batch runs out of its budget (one task that
+    // wakes itself 1,000 times: 257 polls per run) and yields by waking its
+    // own waker — a task of the outer batch, which is running on this
+    // thread: that wake is the outer batch's note, not a wake of the
+    // executor, and the outer batch polls the inner one again in its next
+    // round until it is done.
+    let polls = Arc::new(AtomicUsize::new(0));
+    let inner = crate::join_all([YieldN {
+        left: 1_000,
+        polls: polls.clone(),
+    }]);
+    let (polled, wakes) = poll_once(crate::join_all([inner]));
+    assert_eq!(polled, Poll::Ready(alloc::vec![alloc::vec![1_001]]));
+    assert_eq!(polls.load(Ordering::Relaxed), 1_001);
+    if cfg!(feature = "std") {
+        assert_eq!(wakes, 0, "the inner batch's yields were notes");
+    }
+}
+
+#[test]
+fn a_round_with_shared_and_local_bits_comes_out_in_index_order() {
+    // One round takes task 1 from the shared set (woken from another
+    // thread) and task 0 from the local set (woken on the batch's thread):
+    // both finish in that round and must come out in index order, each
+    // polled once in it. (Found by review: without the merge of the two
+    // runs, this gives [2, 1, 0].)
+    use futures::StreamExt as _;
+    let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let polls = Rc::new(Cell::new([0usize; 3]));
+    let count = |polls: &Rc<Cell<[usize; 3]>>, i: usize| {
+        let mut p = polls.get();
+        p[i] += 1;
+        polls.set(p);
+        p[i]
+    };
+    let task0 = {
+        let (parked, polls) = (parked.clone(), polls.clone());
         core::future::poll_fn(move |cx| {
-            if yields.get() == 0 {
-                yields.set(1);
+            if count(&polls, 0) == 1 {
+                *parked.borrow_mut() = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(())
+        })
+    };
+    let task1 = {
+        let polls = polls.clone();
+        core::future::poll_fn(move |cx| match count(&polls, 1) {
+            1 => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            2 => {
+                let waker = cx.waker().clone();
+                std::thread::scope(|scope| {
+                    scope.spawn(move || waker.wake());
+                });
+                Poll::Pending
+            }
+            _ => Poll::Ready(()),
+        })
+    };
+    let task2 = {
+        let (parked, polls) = (parked.clone(), polls.clone());
+        core::future::poll_fn(move |cx| {
+            if count(&polls, 2) == 1 {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            inner.as_mut().poll(cx)
+            parked.borrow_mut().take().expect("task 0 parked").wake();
+            Poll::Ready(())
         })
     };
-    let (polled, wakes) = poll_once(crate::join_all([task]));
-    assert_eq!(polled.map(|outputs| outputs[0].len()), Poll::Ready(3));
-    if cfg!(feature = "std") {
-        assert_eq!(wakes, 0);
-    }
+    type Task = Pin<alloc::boxed::Box<dyn Future<Output = ()>>>;
+    let tasks: Vec<Task> = alloc::vec![
+        alloc::boxed::Box::pin(task0),
+        alloc::boxed::Box::pin(task1),
+        alloc::boxed::Box::pin(task2),
+    ];
+    let order: Vec<usize> =
+        futures::executor::block_on(crate::when_each(tasks).map(|(index, _)| index).collect());
+    assert_eq!(order, [2, 0, 1]);
+    assert_eq!(polls.get(), [2, 3, 2]);
 }
 
 #[test]
