@@ -475,7 +475,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                 // The run ends before the wake: if this batch is
                                 // itself a task of a batch running on this
                                 // thread, the wake is then that batch's note.
-                                drop(running);
+                                running.end();
                                 cx.waker().wake_by_ref();
                                 return Poll::Pending;
                             }

@@ -74,6 +74,10 @@ mod cell {
             let previous = RUNNING.try_with(|cell| cell.replace(owner)).unwrap_or(0);
             Self { previous }
         }
+
+        /// Ends the run now (dropping the guard does the same).
+        #[inline(always)]
+        pub(crate) fn end(self) {}
     }
 
     impl Drop for Running {
@@ -110,6 +114,9 @@ mod cell {
         pub(crate) fn enter(_owner: usize) -> Self {
             Self
         }
+
+        #[inline(always)]
+        pub(crate) fn end(self) {}
     }
 
     #[inline(always)]
