@@ -47,7 +47,11 @@
 //! task reuse a freed slot, slot order is no longer index order, so a round's
 //! completions are parked, sorted by index, and handed out after the round;
 //! the sort costs `O(k log k)` for `k` completions in the round, and only
-//! batches that reuse slots pay it.
+//! batches that reuse slots pay it. A batch that runs dry (nothing in flight)
+//! rewinds its slots before it takes the next task (see `slots`), so slot
+//! order is index order again: a throttled batch whose tasks finish in waves
+//! never parks at all (S4, 100,000 yield-once tasks through a limit of 64:
+//! 16% fewer instructions, and no parking `Vec`).
 //!
 //! # Budget
 //!

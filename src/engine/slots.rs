@@ -13,6 +13,15 @@
 //! the tasks' index order. Once every slot has been used, freed slots are reused
 //! through an intrusive free list (no allocation), which is what keeps a limited
 //! batch at `O(limit)` memory however long its source.
+//!
+//! Reuse costs order: a task in a reused slot may sit before a task with a
+//! lower index, so the engine must sort a round's completions. So when a batch
+//! runs dry — no task in flight — and needs a slot, its storage *rewinds*:
+//! every slot is never-used again, the next tasks take slots `0, 1, 2, ...`,
+//! and slot order is index order once more. A limited batch whose tasks finish
+//! in waves (every task of a wave done before the next is pulled, as in a
+//! throttled batch of similar tasks) then never sorts at all. A rewind costs
+//! one pass over the blocks, not over the slots: a free slot owns nothing.
 
 use super::ready::{Owner, ReadySet, BITS, MAX_CAPACITY};
 use super::snapshot::Snapshot;
@@ -28,6 +37,14 @@ use core::task::{Context, Poll, Waker};
 pub(crate) struct SlotId {
     block: u32,
     slot: u32,
+}
+
+#[cfg(test)]
+impl SlotId {
+    /// `(block, slot)`, for tests.
+    pub(crate) fn at(self) -> (u32, u32) {
+        (self.block, self.slot)
+    }
 }
 
 /// One place for a task.
@@ -156,19 +173,26 @@ impl<F> SlotArray<F> {
 /// 1. A `Slot::Running` future is never moved: blocks are never resized, and a
 ///    running slot is only ever overwritten in place (which drops the future
 ///    where it stands).
-/// 2. `free` heads a list through every `Slot::Free` slot, each once. Every
-///    block but the last is fully used (`used == len`); the last one's
-///    slots from `used` on are the never-used ones (uninitialized).
-/// 3. `running` counts the `Slot::Running` slots.
+/// 2. `free` heads a list through every `Slot::Free` slot below its block's
+///    `used`, each once. The blocks before block `fresh` are fully used
+///    (`used == len`); block `fresh`'s slots from `used` on are never-used
+///    (uninitialized), and so is every slot of the blocks after it
+///    (`used == 0`).
+/// 3. `running` counts the `Slot::Running` slots, `dropped` the
+///    `Slot::Dropped` ones (while the storage is open: see
+///    [`Slots::drop_all`]). So with both zero, every used slot is free.
 pub(crate) struct Slots<F> {
     /// The first block, kept inline: a known-size batch never allocates a `Vec`.
     first: Option<Block<F>>,
     /// Any further blocks, for sources of unknown size.
     more: Vec<Block<F>>,
     free: Option<SlotId>,
+    /// The block that never-used slots are taken from (invariant 2).
+    fresh: usize,
     capacity: usize,
     running: usize,
-    /// Whether a task has ever been put in a slot that an earlier task used.
+    /// Whether a task was put in a slot that an earlier task used, since the
+    /// storage was made or last rewound.
     reused: bool,
     /// `Slot::Dropped` slots not yet taken by [`Slots::take_dropped`].
     dropped: usize,
@@ -253,6 +277,7 @@ impl<F> Slots<F> {
             first: None,
             more: Vec::new(),
             free: None,
+            fresh: 0,
             capacity: 0,
             running: 0,
             reused: false,
@@ -298,10 +323,61 @@ impl<F> Slots<F> {
         self.free.is_some() || self.has_fresh()
     }
 
+    /// Whether a never-used slot is left (invariant 2: in block `fresh`, or
+    /// anywhere in a later block).
     #[inline]
     fn has_fresh(&self) -> bool {
-        let last = self.more.last().or(self.first.as_ref());
-        last.is_some_and(|block| block.slots.used < block.slots.len)
+        self.fresh + 1 < self.block_count()
+            || self
+                .fresh_block()
+                .is_some_and(|block| block.slots.used < block.slots.len)
+    }
+
+    #[inline(always)]
+    fn fresh_block(&self) -> Option<&Block<F>> {
+        match self.fresh {
+            0 => self.first.as_ref(),
+            b => self.more.get(b - 1),
+        }
+    }
+
+    #[inline(always)]
+    fn fresh_block_mut(&mut self) -> Option<&mut Block<F>> {
+        match self.fresh {
+            0 => self.first.as_mut(),
+            b => self.more.get_mut(b - 1),
+        }
+    }
+
+    /// Called when block `fresh` has no never-used slot left: finds more
+    /// never-used slots if there are any. Rewinds the storage (see the module
+    /// docs) when no task is in flight and a slot has been freed, so that
+    /// slot order is index order again; otherwise moves on to the next block,
+    /// whose slots are all never-used (invariant 2). Returns false when every
+    /// never-used slot is taken: reuse a freed slot, or grow.
+    #[cold]
+    #[inline(never)]
+    fn more_fresh(&mut self) -> bool {
+        if self.running == 0 && self.dropped == 0 && self.free.is_some() {
+            for block in self.first.iter_mut().chain(self.more.iter_mut()) {
+                // Invariant 3: with nothing running or dropped, every used
+                // slot is `Free`, which owns nothing: forgetting it drops
+                // nothing that needed a drop.
+                debug_assert!(
+                    (0..block.slots.used).all(|s| matches!(block.slots.get_mut(s), Slot::Free(_)))
+                );
+                block.slots.used = 0;
+            }
+            self.free = None;
+            self.fresh = 0;
+            self.reused = false;
+            return true;
+        }
+        if self.fresh + 1 < self.block_count() {
+            self.fresh += 1;
+            return true;
+        }
+        false
     }
 
     fn block_count(&self) -> usize {
@@ -351,24 +427,32 @@ impl<F> Slots<F> {
             );
             self.more.push(block);
         }
+        // Every other slot is in use: the new block is where never-used
+        // slots are now (invariant 2).
+        self.fresh = self.block_count() - 1;
     }
 
     /// Puts a task in a free slot. There must be one ([`Slots::has_free`]).
     pub(crate) fn insert(&mut self, index: usize, task: F) -> SlotId {
         // Never-used slots first: in a batch without a limit, task `i` then
         // sits in slot `i`, and slot order is index order.
-        let last = self.block_count().wrapping_sub(1);
-        if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
-            let slot = block.slots.used;
-            if slot < block.slots.len {
-                block.ready.prepare(slot);
-                // A never-used place: no running task moves (invariant 1).
-                block.slots.push(Slot::Running(index, task));
-                self.running += 1;
-                return SlotId {
-                    block: last as u32,
-                    slot: slot as u32,
-                };
+        loop {
+            let fresh = self.fresh;
+            if let Some(block) = self.fresh_block_mut() {
+                let slot = block.slots.used;
+                if slot < block.slots.len {
+                    block.ready.prepare(slot);
+                    // A never-used place: no running task moves (invariant 1).
+                    block.slots.push(Slot::Running(index, task));
+                    self.running += 1;
+                    return SlotId {
+                        block: fresh as u32,
+                        slot: slot as u32,
+                    };
+                }
+            }
+            if !self.more_fresh() {
+                break;
             }
         }
         match self.reuse_free(index, task) {
@@ -572,7 +656,7 @@ impl<F: Future> Slots<F> {
     /// reusing one slot and slot order stays index order.
     #[inline(always)]
     pub(crate) fn start(&mut self, index: usize, task: F) -> Result<Polled<F::Output>, F> {
-        if let Some(block) = self.more.last_mut().or(self.first.as_mut()) {
+        while let Some(block) = self.fresh_block_mut() {
             let slot = block.slots.used;
             if slot < block.slots.len {
                 // Never-used slots first: in a batch without a limit, task `i`
@@ -598,6 +682,9 @@ impl<F: Future> Slots<F> {
                         Polled::Ready(index, output)
                     }
                 });
+            }
+            if !self.more_fresh() {
+                break;
             }
         }
         let id = self.reuse_free(index, task)?;

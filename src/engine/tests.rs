@@ -331,6 +331,84 @@ fn a_rounds_completions_come_out_in_index_order_even_when_slots_are_reused() {
 }
 
 #[test]
+fn drained_slots_rewind_to_slot_order_across_blocks() {
+    use super::slots::{Polled, Slots};
+    let task = |left| YieldN {
+        left,
+        polls: Arc::default(),
+    };
+    let mut slots = Slots::new();
+    // Two blocks of two slots (as a source of unknown size grows them).
+    slots.grow(2);
+    let a = slots.insert(0, task(0));
+    let b = slots.insert(1, task(0));
+    slots.grow(2);
+    let c = slots.insert(2, task(0));
+    assert_eq!([a.at(), b.at(), c.at()], [(0, 0), (0, 1), (1, 0)]);
+    // Free slot (0, 1) while the others run: a new task reuses it, out of
+    // slot order.
+    assert!(matches!(slots.poll(b), Polled::Ready(1, _)));
+    let d = slots.insert(3, task(0));
+    assert_eq!(d.at(), (1, 1), "never-used slots first");
+    let e = slots.insert(4, task(0));
+    assert_eq!(e.at(), (0, 1), "then the freed one");
+    assert!(slots.reused());
+    assert!(!slots.has_free());
+    // The batch runs dry: every slot free, none running.
+    for id in [a, c, d, e] {
+        assert!(matches!(slots.poll(id), Polled::Ready(..)));
+    }
+    assert_eq!(slots.running(), 0);
+    // The next tasks take the slots from the first again, block by block:
+    // slot order is index order, and the batch says so.
+    let next: Vec<(u32, u32)> = (5..9).map(|i| slots.insert(i, task(0)).at()).collect();
+    assert_eq!(next, [(0, 0), (0, 1), (1, 0), (1, 1)]);
+    assert!(!slots.reused());
+    assert!(!slots.has_free());
+    assert_eq!(slots.running(), 4);
+}
+
+#[test]
+fn a_throttled_batch_in_waves_never_parks_a_completion() {
+    // Waves of `limit` tasks that each yield once: every wave finishes in one
+    // round, the slots rewind before the next wave, so completions come out
+    // as they happen (in index order), and nothing is ever parked to be
+    // sorted. A wave over a source of unknown size spans several blocks.
+    let n = if cfg!(miri) { 60 } else { 2_000 };
+    for limit in [1, 7, 64] {
+        let tasks = (0..n)
+            .map(|_| YieldN {
+                left: 1,
+                polls: Arc::default(),
+            })
+            .filter(|_| true);
+        let engine = Engine::new(tasks.into_source(), NoSignal).with_limit(limit);
+        let mut engine = pin!(engine);
+        let (_, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut next = 0;
+        loop {
+            match engine.as_mut().poll_event(&mut cx) {
+                Poll::Ready(Some(Event::Done(index, polls))) => {
+                    assert_eq!((index, polls), (next, 2));
+                    next += 1;
+                }
+                Poll::Ready(Some(event)) => panic!("nothing cancels this batch: {event:?}"),
+                Poll::Ready(None) => break,
+                Poll::Pending => {}
+            }
+            let core = engine.as_mut().project().core;
+            assert_eq!(
+                core.parked.capacity(),
+                0,
+                "limit {limit}: a completion was parked"
+            );
+        }
+        assert_eq!(next, n);
+    }
+}
+
+#[test]
 fn exactly_limit_tasks_in_flight_after_every_completion() {
     let n = if cfg!(miri) { 40 } else { 2_000 };
     let limit = 7;
