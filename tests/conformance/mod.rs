@@ -648,6 +648,7 @@ macro_rules! runtime_suite {
                 b1_waker_outlives_a_canceled_batch,
                 b1_wakes_from_another_thread_while_running,
                 b2_self_waking_child_does_not_starve_the_others,
+                b2_self_wakes_finish_in_one_poll_without_waking_the_executor,
                 b2_endless_ready_source_yields_to_the_executor,
                 b2_unthrottled_endless_ready_source_yields,
                 #[should_panic(expected = "polled after it completed")]

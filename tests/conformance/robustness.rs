@@ -2,7 +2,7 @@
 
 use std::future::{poll_fn, ready, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -127,6 +127,102 @@ pub fn b1_wakes_from_another_thread_while_running(rt: &impl Runtime) {
     opener.unwrap().join().unwrap();
     assert_eq!(result, Ok((0..n).collect::<Vec<_>>()));
     assert!(gates.all_polls().iter().all(|&p| p == 2));
+}
+
+/// The cost model, on every runtime: a task that wakes itself or a sibling
+/// while the batch polls it is only noted by the batch (the `std` feature),
+/// so a batch of such tasks finishes within one poll of its own and never
+/// wakes its executor — nested batches included. The tasks here wake with
+/// the waker they were given, directly (not through the chaos of the
+/// deterministic executor, which may move a wake to another thread: such a
+/// wake rightly wakes the executor).
+pub fn b2_self_wakes_finish_in_one_poll_without_waking_the_executor(rt: &impl Runtime) {
+    /// Counts the wakes of the batch's waker, then passes them on.
+    struct Forward {
+        wakes: Arc<AtomicUsize>,
+        inner: Waker,
+    }
+    impl std::task::Wake for Forward {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+            self.inner.wake_by_ref();
+        }
+    }
+    /// Pending `yields` times, waking itself each time (and, if given, a
+    /// sibling's waker it kept), then ready with `value`.
+    fn yielder(yields: usize, value: usize) -> impl Future<Output = usize> + Send {
+        let mut left = yields;
+        poll_fn(move |cx| {
+            if left == 0 {
+                return Poll::Ready(value);
+            }
+            left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+    }
+    /// Wakes a sibling (the next task's last waker) instead of itself.
+    fn waking_sibling(
+        shared: Arc<Mutex<Vec<Option<Waker>>>>,
+        me: usize,
+    ) -> impl Future<Output = usize> + Send {
+        let mut polls = 0;
+        poll_fn(move |cx| {
+            polls += 1;
+            let mut wakers = shared.lock().unwrap();
+            wakers[me] = Some(cx.waker().clone());
+            if polls == 1 {
+                // Park; a sibling (or, for the last one, the first's wake of
+                // itself below) wakes us.
+                if me == 0 {
+                    cx.waker().wake_by_ref();
+                }
+                return Poll::Pending;
+            }
+            // Woken: wake the next one, still parked, and finish.
+            if let Some(next) = wakers.get(me + 1).and_then(Option::as_ref) {
+                next.wake_by_ref();
+            }
+            Poll::Ready(me)
+        })
+    }
+    let n = 64;
+    let run = |batch: Pin<Box<dyn Future<Output = Vec<usize>> + Send>>| {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let polls = PollCounter::new();
+        let (counted, wakes_seen) = (polls.clone(), wakes.clone());
+        let mut batch = batch;
+        let out = rt.block_on(poll_fn(move |cx| {
+            counted.incr();
+            let waker = Waker::from(Arc::new(Forward {
+                wakes: wakes_seen.clone(),
+                inner: cx.waker().clone(),
+            }));
+            batch.as_mut().poll(&mut Context::from_waker(&waker))
+        }));
+        (out, polls.get(), wakes.load(Ordering::SeqCst))
+    };
+    let expected: Vec<usize> = (0..n).collect();
+
+    // Each task wakes itself three times.
+    let flat = join_all((0..n).map(|i| yielder(3, i)));
+    assert_eq!(run(Box::pin(flat)), (expected.clone(), 1, 0));
+
+    // Tasks wake each other: the first wakes itself, each then wakes the next.
+    let shared = Arc::new(Mutex::new(vec![None; n]));
+    let chain = join_all((0..n).map(|i| waking_sibling(shared.clone(), i)));
+    assert_eq!(run(Box::pin(chain)), (expected.clone(), 1, 0));
+
+    // Nested: each task is a batch of self-waking tasks, through a limit.
+    let nested = join_all((0..8).map(|outer| async move {
+        let inner = join_all((0..8).map(|i| yielder(2, outer * 8 + i))).limit(3);
+        inner.await.into_iter().max().unwrap()
+    }));
+    let nested = async move { nested.await.into_iter().map(|m| m / 8).collect::<Vec<_>>() };
+    assert_eq!(run(Box::pin(nested)), ((0..8).collect(), 1, 0));
 }
 
 /// B2: a child that wakes itself on every poll and never finishes does not
