@@ -1,8 +1,9 @@
 //! Regression tests for bugs found in review: each failed before its fix
 //! (lost wakes through a parked stream source and a resumed round, an
 //! async processor that never yielded, a budget top-up that pulled past a
-//! fault), and the documented cost of slot reuse (a stale waker polls the
-//! slot's next task once).
+//! fault, a task's `Drop` that panicked during a cancel and left the batch
+//! waiting forever), and the documented cost of slot reuse (a stale waker
+//! polls the slot's next task once).
 
 use futures::Stream;
 use std::cell::{Cell, RefCell};
@@ -243,4 +244,118 @@ fn stale_waker_of_an_instantly_ready_task_polls_its_successor_once() {
     gate.open();
     assert_eq!(batch.as_mut().poll(&mut cx), Poll::Ready(vec![0, 1]));
     assert_eq!(polls.get(), 3);
+}
+
+/// Counts its drops, and panics in the drop of task `boom`.
+struct DropProbe {
+    index: usize,
+    boom: usize,
+    drops: Rc<RefCell<Vec<usize>>>,
+}
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.drops.borrow_mut().push(self.index);
+        if self.index == self.boom {
+            panic!("task {} panics in drop", self.index);
+        }
+    }
+}
+
+/// `n` tasks that never finish, each with a probe; task `boom`'s drop panics.
+fn probed(
+    n: usize,
+    boom: usize,
+    drops: &Rc<RefCell<Vec<usize>>>,
+) -> Vec<impl Future<Output = Result<u8, ()>>> {
+    (0..n)
+        .map(|index| {
+            let probe = DropProbe {
+                index,
+                boom,
+                drops: drops.clone(),
+            };
+            async move {
+                let _probe = probe;
+                std::future::pending::<()>().await;
+                Ok(0)
+            }
+        })
+        .collect()
+}
+
+/// A task whose `Drop` panics while the batch cancels: the panic reaches the
+/// caller of `poll`, and a caller that catches it and polls again still gets
+/// every task's outcome, with every task dropped exactly once (the rest of
+/// the batch is dropped on that next poll, not lost or dropped twice).
+#[test]
+fn a_drop_that_panics_during_a_cancel_loses_no_outcome() {
+    use fanout::Outcome;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let (_, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+
+    // settle_all: one outcome per index.
+    let drops = Rc::new(RefCell::new(Vec::new()));
+    let fire = Rc::new(Cell::new(false));
+    let signal = {
+        let fire = fire.clone();
+        futures::future::poll_fn(move |_| {
+            if fire.get() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    };
+    let mut batch = pin!(fanout::settle_all(probed(6, 2, &drops)).cancel_on(signal));
+    assert!(batch.as_mut().poll(&mut cx).is_pending());
+    fire.set(true);
+    let panicked = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    assert!(panicked.is_err(), "the drop's panic reaches the caller");
+    let outcomes = match batch.as_mut().poll(&mut cx) {
+        Poll::Ready(outcomes) => outcomes,
+        Poll::Pending => panic!("a canceled batch finishes"),
+    };
+    assert_eq!(outcomes.len(), 6);
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::Canceled)),
+        "{outcomes:?}"
+    );
+    let mut dropped = drops.borrow().clone();
+    dropped.sort_unstable();
+    assert_eq!(dropped, [0, 1, 2, 3, 4, 5], "each task dropped once");
+
+    // when_all: cancellations counted, not listed. Over a source of unknown
+    // size, so the tasks span three blocks (16, 16 and 32 slots): the blocks
+    // after the panicking task's are dropped while the panic unwinds.
+    let drops = Rc::new(RefCell::new(Vec::new()));
+    let fire = Rc::new(Cell::new(false));
+    let signal = {
+        let fire = fire.clone();
+        futures::future::poll_fn(move |_| {
+            if fire.get() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    };
+    let tasks = probed(40, 3, &drops).into_iter().filter(|_| true);
+    let mut batch = pin!(fanout::when_all(tasks).cancel_on(signal));
+    assert!(batch.as_mut().poll(&mut cx).is_pending());
+    fire.set(true);
+    let panicked = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    assert!(panicked.is_err(), "the drop's panic reaches the caller");
+    assert_eq!(drops.borrow().len(), 40, "every task dropped in that poll");
+    match batch.as_mut().poll(&mut cx) {
+        Poll::Ready(Err(failure)) => assert!(failure.is_canceled(), "{failure:?}"),
+        other => panic!("a canceled batch fails as canceled: {other:?}"),
+    }
+    let mut dropped = drops.borrow().clone();
+    dropped.sort_unstable();
+    assert_eq!(
+        dropped,
+        (0..40).collect::<Vec<_>>(),
+        "each task dropped once"
+    );
 }

@@ -422,6 +422,11 @@ impl<S: Source, C: Signal> Engine<S, C> {
                     match core.phase {
                         Phase::Running => {}
                         Phase::Canceling => {
+                            if core.slots.running() > 0 {
+                                // A task's `Drop` panicked during the cancel
+                                // (out of an earlier poll): drop the rest.
+                                core.slots.drop_running();
+                            }
                             // A round's parked completions finished before the cancel.
                             if let Some((index, output)) = core.parked.pop() {
                                 emit!('event, Event::Done(index, output));
@@ -637,15 +642,18 @@ impl<F: Future> Core<F> {
             self.source_done = true;
             stop.cancel();
         } else {
-            let dropped = if self.each_cancel {
-                self.slots.drop_running()
-            } else {
-                self.dropped_together = self.slots.drop_all();
-                self.dropped_together
-            };
-            self.canceled = dropped > 0 || cut_source;
+            // The state first, then the drops: a task whose `Drop` panics
+            // leaves a batch that reports every task when polled again (the
+            // `Canceling` phase drops what the panic left running).
+            self.canceled = self.slots.running() > 0 || cut_source;
             self.source_done = true;
             self.phase = Phase::Canceling;
+            if self.each_cancel {
+                self.slots.drop_running();
+            } else {
+                self.dropped_together = self.slots.running();
+                self.slots.drop_all();
+            }
         }
     }
 

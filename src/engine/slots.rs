@@ -493,42 +493,65 @@ impl<F> Slots<F> {
     }
 
     /// Drops every running task in place and marks it for a `Canceled` report.
-    /// Returns how many were dropped.
-    pub(crate) fn drop_running(&mut self) -> usize {
-        let mut dropped = 0;
+    ///
+    /// A task whose `Drop` panics ends the call there, with every count right
+    /// (invariant 3): that task is marked dropped (an assignment replaces the
+    /// value even when the old one's drop panics), the tasks after it still
+    /// run, and calling this again drops them.
+    pub(crate) fn drop_running(&mut self) {
+        self.scan = (0, 0);
         for block in self.first.iter_mut().chain(self.more.iter_mut()) {
             for s in 0..block.slots.used {
                 let slot = block.slots.get_mut(s);
                 if let Slot::Running(index, _) = *slot {
+                    // Counters first, for a `Drop` that panics.
+                    self.running -= 1;
+                    self.dropped += 1;
                     // Invariant 1: overwritten in place, never moved.
                     *slot = Slot::Dropped(index);
-                    dropped += 1;
                 }
             }
         }
-        self.running = 0;
-        self.dropped += dropped;
-        self.scan = (0, 0);
-        dropped
     }
 
     /// Drops every running task in place and forgets every slot, without
     /// marking anything for a report: for a batch that only counts its
-    /// cancellations. Returns how many were dropped.
+    /// cancellations (the caller reads [`Slots::running`] first).
     ///
     /// The storage is closed afterwards — only a cancel, which never pulls a
     /// task again, calls this — so invariant 2 no longer matters; a late wake
     /// finds no slot and is ignored ([`Slots::poll`]).
-    pub(crate) fn drop_all(&mut self) -> usize {
+    ///
+    /// A task whose `Drop` panics does not stop the others from being
+    /// dropped, as in a `Vec`: the rest of its block and the later blocks are
+    /// dropped while the panic unwinds (a second panic then aborts, as it
+    /// would in a `Vec`).
+    pub(crate) fn drop_all(&mut self) {
+        /// The blocks not truncated yet: if a truncate below panics, this
+        /// is dropped while the panic unwinds, and truncates the rest.
+        struct Rest<'a, F>(
+            core::iter::Chain<
+                core::option::IterMut<'a, Block<F>>,
+                core::slice::IterMut<'a, Block<F>>,
+            >,
+        );
+        impl<F> Drop for Rest<'_, F> {
+            fn drop(&mut self) {
+                for block in &mut self.0 {
+                    block.slots.truncate(0);
+                }
+            }
+        }
         // Counters first: a task whose `Drop` panics leaves them right.
-        let dropped = self.running;
         self.running = 0;
         self.free = None;
-        for block in self.first.iter_mut().chain(self.more.iter_mut()) {
-            // Invariant 1: each future is dropped in place, never moved.
+        let mut rest = Rest(self.first.iter_mut().chain(self.more.iter_mut()));
+        for block in rest.0.by_ref() {
+            // Invariant 1: each future is dropped in place, never moved (and
+            // a slice's `drop_in_place` drops every element, even after one
+            // panics).
             block.slots.truncate(0);
         }
-        dropped
     }
 
     /// Takes the index of one task dropped by [`Slots::drop_running`], lowest
