@@ -283,6 +283,22 @@ fn probed(
         .collect()
 }
 
+/// A signal that fires once the flag is set.
+fn flag_signal() -> (Rc<Cell<bool>>, impl Future<Output = ()>) {
+    let fire = Rc::new(Cell::new(false));
+    let signal = {
+        let fire = fire.clone();
+        futures::future::poll_fn(move |_| {
+            if fire.get() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    };
+    (fire, signal)
+}
+
 /// A task whose `Drop` panics while the batch cancels: the panic reaches the
 /// caller of `poll`, and a caller that catches it and polls again still gets
 /// every task's outcome, with every task dropped exactly once (the rest of
@@ -296,17 +312,7 @@ fn a_drop_that_panics_during_a_cancel_loses_no_outcome() {
 
     // settle_all: one outcome per index.
     let drops = Rc::new(RefCell::new(Vec::new()));
-    let fire = Rc::new(Cell::new(false));
-    let signal = {
-        let fire = fire.clone();
-        futures::future::poll_fn(move |_| {
-            if fire.get() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    };
+    let (fire, signal) = flag_signal();
     let mut batch = pin!(fanout::settle_all(probed(6, 2, &drops)).cancel_on(signal));
     assert!(batch.as_mut().poll(&mut cx).is_pending());
     fire.set(true);
@@ -329,17 +335,7 @@ fn a_drop_that_panics_during_a_cancel_loses_no_outcome() {
     // size, so the tasks span three blocks (16, 16 and 32 slots): the blocks
     // after the panicking task's are dropped while the panic unwinds.
     let drops = Rc::new(RefCell::new(Vec::new()));
-    let fire = Rc::new(Cell::new(false));
-    let signal = {
-        let fire = fire.clone();
-        futures::future::poll_fn(move |_| {
-            if fire.get() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    };
+    let (fire, signal) = flag_signal();
     let tasks = probed(40, 3, &drops).into_iter().filter(|_| true);
     let mut batch = pin!(fanout::when_all(tasks).cancel_on(signal));
     assert!(batch.as_mut().poll(&mut cx).is_pending());
