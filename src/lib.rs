@@ -105,6 +105,13 @@
 //! - **Finished is finished.** Polling a batch after it resolved panics with a
 //!   clear message; each batch also implements `FusedFuture` (`WhenEach`:
 //!   `FusedStream`), so `select!` can tell.
+//! - **A panic is the task's outcome.** A task that panics — in its poll, or
+//!   in its `Drop` when it finishes or is canceled — panics out of the
+//!   batch's poll; the other tasks are dropped with the batch. A batch polled
+//!   again after such a panic (under `catch_unwind`) stays sound: the other
+//!   tasks run on, and a cancel still drops each of them once; a face that
+//!   hands out one result per task then panics, naming the task whose panic
+//!   took its result, rather than inventing one.
 
 //! # How it works, and what it costs
 //!

@@ -81,7 +81,13 @@ impl<T> Ordered<T> {
     pub(crate) fn into_vec(self, len: usize) -> Vec<T> {
         match self {
             Self::InOrder(items) => {
-                assert_eq!(items.len(), len, "fanout: a task ended without an outcome");
+                assert_eq!(
+                    items.len(),
+                    len,
+                    "fanout: task {} has no result: it panicked (in its poll or its `Drop`) \
+                     in an earlier poll of this batch",
+                    items.len()
+                );
                 items
             }
             Self::Sparse(mut items) => {
@@ -91,7 +97,10 @@ impl<T> Ordered<T> {
                     .enumerate()
                     .map(|(index, item)| match item {
                         Some(item) => item,
-                        None => unreachable!("fanout: task {index} ended without an outcome"),
+                        None => panic!(
+                            "fanout: task {index} has no result: it panicked (in its poll or \
+                             its `Drop`) in an earlier poll of this batch"
+                        ),
                     })
                     .collect()
             }

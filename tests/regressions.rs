@@ -355,3 +355,240 @@ fn a_drop_that_panics_during_a_cancel_loses_no_outcome() {
         "each task dropped once"
     );
 }
+
+/// What a [`Pinned`] task does.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Pending once (waking itself), then ready.
+    YieldOnce,
+    /// Panics on its first poll, after noting where it is pinned.
+    PanicFirst,
+    /// Ready at once; notes whether it was placed over a live task.
+    Probe,
+}
+
+/// Where the task that panicked is pinned, and whether it is still alive.
+#[derive(Default)]
+struct PinLog {
+    panicked_at: Cell<usize>,
+    panicked_alive: Cell<bool>,
+    reused_while_alive: Cell<bool>,
+}
+
+/// A `!Unpin` task that reports on its own address.
+struct Pinned {
+    index: usize,
+    kind: Kind,
+    polled: bool,
+    log: Rc<PinLog>,
+    _pin: std::marker::PhantomPinned,
+}
+
+impl Pinned {
+    fn new(index: usize, kind: Kind, log: &Rc<PinLog>) -> Self {
+        Self {
+            index,
+            kind,
+            polled: false,
+            log: log.clone(),
+            _pin: std::marker::PhantomPinned,
+        }
+    }
+}
+
+impl Future for Pinned {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        // SAFETY: nothing is moved out; the address is only compared.
+        let this = unsafe { self.get_unchecked_mut() };
+        let at = std::ptr::from_mut(this) as usize;
+        let first = !this.polled;
+        this.polled = true;
+        match this.kind {
+            Kind::YieldOnce if first => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Kind::YieldOnce => Poll::Ready(this.index),
+            Kind::PanicFirst => {
+                this.log.panicked_at.set(at);
+                this.log.panicked_alive.set(true);
+                panic!("task {} panics on its first poll", this.index);
+            }
+            Kind::Probe => {
+                if at == this.log.panicked_at.get() && this.log.panicked_alive.get() {
+                    this.log.reused_while_alive.set(true);
+                }
+                Poll::Ready(this.index)
+            }
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if matches!(self.kind, Kind::PanicFirst) && self.polled {
+            self.log.panicked_alive.set(false);
+        }
+    }
+}
+
+/// Found in review: a task that panicked on its first poll was not counted
+/// as running, so once the others finished, the slots rewound and the next
+/// task was written over it — a pinned future whose memory was reused
+/// without its `Drop` (unsound). It now stays counted, and the check before
+/// a rewind refuses to forget a slot in use.
+#[test]
+fn a_task_that_panicked_on_its_first_poll_is_never_overwritten() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let log = Rc::new(PinLog::default());
+    // 0 and 1 fill the two slots; 2 panics in slot 0 after a rewind; 3 takes
+    // slot 1 and finishes; 4 would be placed over 2 by a second rewind.
+    let kinds = [
+        Kind::YieldOnce,
+        Kind::YieldOnce,
+        Kind::PanicFirst,
+        Kind::YieldOnce,
+        Kind::Probe,
+    ];
+    // A stream that hands out only `allowed` tasks so far.
+    let allowed = Rc::new(Cell::new(3));
+    let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let mut next = 0;
+    let stream = {
+        let (allowed, parked, log) = (allowed.clone(), parked.clone(), log.clone());
+        futures::stream::poll_fn(move |cx| {
+            if next == kinds.len() {
+                return Poll::Ready(None);
+            }
+            if next == allowed.get() {
+                *parked.borrow_mut() = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            next += 1;
+            Poll::Ready(Some(Pinned::new(next - 1, kinds[next - 1], &log)))
+        })
+    };
+    let (_, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    let mut batch = pin!(fanout::join_all(fanout::from_stream(stream)).limit(2));
+    let caught = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    assert!(caught.is_err(), "task 2 panics");
+    allowed.set(4);
+    let second = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    assert!(matches!(second, Ok(Poll::Pending)), "task 3 ran");
+    allowed.set(5);
+    if let Some(parked) = parked.borrow_mut().take() {
+        parked.wake();
+    }
+    // Task 4 runs in slot 1, freed by task 3; the batch then waits for task
+    // 2, which never finishes (no wake: its poll panicked).
+    let third = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    assert!(matches!(third, Ok(Poll::Pending)), "task 4 ran");
+    assert!(
+        !log.reused_while_alive.get(),
+        "task 4 was written over task 2, pinned and never dropped"
+    );
+    assert!(
+        log.panicked_alive.get(),
+        "task 2 lives until the batch drops"
+    );
+}
+
+/// Found in review: with the panicking task uncounted, a cancel counted one
+/// running task too many away (an overflow).
+#[test]
+fn a_cancel_after_a_first_poll_panic_counts_right() {
+    use fanout::Outcome;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let log = Rc::new(PinLog::default());
+    let (fire, signal) = flag_signal();
+    let tasks: Vec<_> = [Kind::YieldOnce, Kind::PanicFirst, Kind::YieldOnce]
+        .into_iter()
+        .enumerate()
+        .map(|(index, kind)| Pinned::new(index, kind, &log))
+        .map(|task| async move { Ok::<usize, ()>(task.await) })
+        .collect();
+    let (_, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    let mut batch = pin!(fanout::settle_all(tasks).cancel_on(signal));
+    let caught = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    assert!(caught.is_err(), "task 1 panics");
+    fire.set(true);
+    let outcomes = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)))
+        .expect("the cancel runs without a panic of its own");
+    let Poll::Ready(outcomes) = outcomes else {
+        panic!("a canceled batch finishes")
+    };
+    // Task 0 was canceled (the panic came before it was polled again); task
+    // 1 panicked in its first poll and is dropped by the cancel; task 2 was
+    // never pulled, so it has no entry.
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::Canceled)),
+        "{outcomes:?}"
+    );
+    assert!(!log.panicked_alive.get(), "the cancel dropped task 1");
+}
+
+/// Yields once; its `Drop` panics if `boom`.
+struct DropBoom {
+    index: usize,
+    boom: bool,
+    yielded: bool,
+}
+
+impl Future for DropBoom {
+    type Output = usize;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        if self.yielded {
+            Poll::Ready(self.index)
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for DropBoom {
+    fn drop(&mut self) {
+        if self.boom {
+            panic!("boom in drop");
+        }
+    }
+}
+
+/// Found in review: a task whose `Drop` panicked as it finished left the
+/// batch counting it as running, so a batch polled again waited forever. It
+/// now runs to its end and then panics, naming the task whose panic took its
+/// result (the documented behaviour), with or without a limit (slot reuse).
+#[test]
+fn a_drop_that_panics_as_its_task_finishes_is_named_not_waited_for() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let message = |panic: Box<dyn std::any::Any + Send>| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    let (_, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    for limit in [usize::MAX, 2] {
+        let tasks = (0..4).map(|index| DropBoom {
+            index,
+            boom: index == 1,
+            yielded: false,
+        });
+        let mut batch = pin!(fanout::join_all(tasks).limit(limit));
+        let first = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+        assert_eq!(message(first.unwrap_err()), "boom in drop");
+        let second = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+        let second = message(second.expect_err("the batch cannot make up task 1's result"));
+        assert!(
+            second.starts_with("fanout: task 1 has no result: it panicked"),
+            "limit {limit}: {second}"
+        );
+    }
+}

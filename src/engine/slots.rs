@@ -47,6 +47,16 @@ impl SlotId {
     }
 }
 
+/// Counts one more running task when dropped: held across a task's first
+/// poll and forgotten after it, so only a poll that panics counts.
+struct CountOnUnwind<'a>(&'a mut usize);
+
+impl Drop for CountOnUnwind<'_> {
+    fn drop(&mut self) {
+        *self.0 += 1;
+    }
+}
+
 /// One place for a task.
 enum Slot<F> {
     /// Unused; the next free slot, if any.
@@ -174,13 +184,17 @@ impl<F> SlotArray<F> {
 ///    running slot is only ever overwritten in place (which drops the future
 ///    where it stands).
 /// 2. `free` heads a list through every `Slot::Free` slot below its block's
-///    `used`, each once. The blocks before block `fresh` are fully used
+///    `used`, each once — but for a slot whose task's `Drop` panicked as it
+///    was freed, which is left out of the list until a rewind. The blocks before block `fresh` are fully used
 ///    (`used == len`); block `fresh`'s slots from `used` on are never-used
 ///    (uninitialized), and so is every slot of the blocks after it
 ///    (`used == 0`).
 /// 3. `running` counts the `Slot::Running` slots, `dropped` the
-///    `Slot::Dropped` ones (while the storage is open: see
-///    [`Slots::drop_all`]). So with both zero, every used slot is free.
+///    `Slot::Dropped` ones, at every point where a task's code can run or
+///    panic (a poll, a `Drop`). So with both zero, every used slot is free.
+///
+/// After [`Slots::drop_all`] the storage is closed: every block is
+/// never-used, `fresh` is stale, and nothing is inserted again.
 pub(crate) struct Slots<F> {
     /// The first block, kept inline: a known-size batch never allocates a `Vec`.
     first: Option<Block<F>>,
@@ -349,6 +363,23 @@ impl<F> Slots<F> {
         }
     }
 
+    /// Whether every used slot is `Free`. Invariant 3 says so whenever
+    /// nothing is running or dropped; a rewind checks it anyway, since
+    /// forgetting a pinned task would be unsound, not merely wrong. The
+    /// scan is over the slots used since the last rewind, each of which a
+    /// finished task freed: a constant cost per task.
+    fn all_free(&mut self) -> bool {
+        let all = self
+            .first
+            .iter_mut()
+            .chain(self.more.iter_mut())
+            .all(|block| {
+                (0..block.slots.used).all(|s| matches!(block.slots.get_mut(s), Slot::Free(_)))
+            });
+        debug_assert!(all, "fanout: a slot is in use while none is counted");
+        all
+    }
+
     /// Called when block `fresh` has no never-used slot left: finds more
     /// never-used slots if there are any. Rewinds the storage (see the module
     /// docs) when no task is in flight and a slot has been freed, so that
@@ -358,14 +389,10 @@ impl<F> Slots<F> {
     #[cold]
     #[inline(never)]
     fn more_fresh(&mut self) -> bool {
-        if self.running == 0 && self.dropped == 0 && self.free.is_some() {
+        if self.running == 0 && self.dropped == 0 && self.free.is_some() && self.all_free() {
             for block in self.first.iter_mut().chain(self.more.iter_mut()) {
-                // Invariant 3: with nothing running or dropped, every used
-                // slot is `Free`, which owns nothing: forgetting it drops
-                // nothing that needed a drop.
-                debug_assert!(
-                    (0..block.slots.used).all(|s| matches!(block.slots.get_mut(s), Slot::Free(_)))
-                );
+                // Every used slot is `Free`, which owns nothing: forgetting
+                // it drops nothing, and no pinned task is forgotten.
                 block.slots.used = 0;
             }
             self.free = None;
@@ -679,7 +706,12 @@ impl<F: Future> Slots<F> {
     /// reusing one slot and slot order stays index order.
     #[inline(always)]
     pub(crate) fn start(&mut self, index: usize, task: F) -> Result<Polled<F::Output>, F> {
-        while let Some(block) = self.fresh_block_mut() {
+        // (The block is borrowed field by field, so that `running` can be
+        // borrowed alongside it.)
+        while let Some(block) = match self.fresh {
+            0 => self.first.as_mut(),
+            b => self.more.get_mut(b - 1),
+        } {
             let slot = block.slots.used;
             if slot < block.slots.len {
                 // Never-used slots first: in a batch without a limit, task `i`
@@ -694,13 +726,18 @@ impl<F: Future> Slots<F> {
                 // is dropped in place.
                 let task = unsafe { Pin::new_unchecked(task) };
                 let waker = block.ready.waker(slot);
-                return Ok(match task.poll(&mut Context::from_waker(&waker)) {
+                // A first poll that panics leaves a running task: counted
+                // then too (invariant 3), by this guard, which costs nothing
+                // unless the poll unwinds.
+                let unwinding = CountOnUnwind(&mut self.running);
+                let polled = task.poll(&mut Context::from_waker(&waker));
+                core::mem::forget(unwinding);
+                return Ok(match polled {
                     Poll::Pending => {
                         self.running += 1;
                         Polled::Pending
                     }
                     Poll::Ready(output) => {
-                        // Dropped in place (invariant 1); the slot is never-used again.
                         block.slots.truncate(slot);
                         Polled::Ready(index, output)
                     }
@@ -724,7 +761,8 @@ impl<F: Future> Slots<F> {
         }
         .expect("fanout: slot in a missing block");
         if id.slot as usize >= block.slots.used {
-            // A stale wake of a slot given back by `unuse_fresh`.
+            // A stale wake of a slot that is never-used again (given back by
+            // a task that finished on its first poll, or by a rewind).
             return Polled::Idle;
         }
         let slot = block.slots.get_mut(id.slot as usize);
@@ -740,10 +778,13 @@ impl<F: Future> Slots<F> {
         match task.poll(&mut cx) {
             Poll::Pending => Polled::Pending,
             Poll::Ready(output) => {
+                // Uncounted first: if the future's `Drop` panics, the
+                // assignment below still frees the slot (only out of the
+                // free list, until a rewind), and the count is right.
+                self.running -= 1;
                 // Invariant 1: overwritten in place.
                 *slot = Slot::Free(self.free);
                 self.free = Some(id);
-                self.running -= 1;
                 Polled::Ready(index, output)
             }
         }
