@@ -262,9 +262,22 @@ impl ReadySet {
     #[inline]
     pub(crate) fn prepare(&self, slot: usize) {
         assert!(slot < self.header().capacity, "fanout: slot out of range");
-        // SAFETY: in bounds; no waker of `slot` exists yet, so nobody reads this
-        // item, and other slots' items are other memory. `capacity <=
-        // u32::MAX`, checked in `new`.
+        // SAFETY: checked just above.
+        unsafe { self.prepare_unchecked(slot) };
+    }
+
+    /// [`ReadySet::prepare`] without the bounds check, for the engine's
+    /// hottest path, which has just compared `slot` with its block's length
+    /// (the set's capacity).
+    ///
+    /// # Safety
+    /// `slot` must be below the capacity.
+    #[inline(always)]
+    pub(crate) unsafe fn prepare_unchecked(&self, slot: usize) {
+        debug_assert!(slot < self.header().capacity, "fanout: slot out of range");
+        // SAFETY: in bounds, per the contract; no waker of `slot` exists yet,
+        // so nobody reads this item, and other slots' items are other memory.
+        // `capacity <= u32::MAX`, checked in `new`.
         unsafe { item_ptr(self.header, slot).cast_mut().write(slot as u32) };
     }
 

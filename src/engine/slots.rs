@@ -70,6 +70,9 @@ enum Slot<F> {
 
 /// A block: slots and the ready set that tracks their wakes, in one
 /// allocation (the slots are the ready set's tail, [`ReadySet::with_tail`]).
+///
+/// Invariant: `slots.len` is the ready set's capacity, so a slot below
+/// `slots.len` is a slot the ready set tracks.
 struct Block<F> {
     ready: ReadySet,
     slots: SlotArray<F>,
@@ -154,6 +157,32 @@ impl<F> SlotArray<F> {
             place.write(value);
             self.used += 1;
             &mut *place
+        }
+    }
+
+    /// [`SlotArray::push`] of a running task, for the engine's hottest path:
+    /// no bounds check (the caller has just made one) and no second look at
+    /// the slot just written. Returns the task, pinned where it now lives.
+    ///
+    /// # Safety
+    /// `used < len`.
+    #[inline(always)]
+    unsafe fn push_running(&mut self, index: usize, task: F) -> Pin<&mut F> {
+        debug_assert!(self.used < self.len, "fanout: block full");
+        let place = self.place(self.used);
+        // SAFETY: `used < len` (the contract): the place is in the array and
+        // uninitialized, so writing it moves and overwrites nothing
+        // (invariant 1 of `Slots`); it is initialized before `used` covers it.
+        unsafe { place.write(Slot::Running(index, task)) };
+        self.used += 1;
+        // SAFETY: initialized just above; through the raw pointer, as in
+        // `get_mut`.
+        match unsafe { &mut *place } {
+            // SAFETY: invariant 1 of `Slots`: the future stays where it is
+            // until it is dropped in place.
+            Slot::Running(_, task) => unsafe { Pin::new_unchecked(task) },
+            // SAFETY: the slot was written as `Running` just above.
+            _ => unsafe { core::hint::unreachable_unchecked() },
         }
     }
 
@@ -716,15 +745,13 @@ impl<F: Future> Slots<F> {
             if slot < block.slots.len {
                 // Never-used slots first: in a batch without a limit, task `i`
                 // then sits in slot `i`, and slot order is index order.
-                block.ready.prepare(slot);
+                // SAFETY: `slot < len`, and a block's length is its ready
+                // set's capacity (`Block::new`).
+                unsafe { block.ready.prepare_unchecked(slot) };
                 // A never-used place: writing it moves no running task
                 // (invariant 1).
-                let Slot::Running(_, task) = block.slots.push(Slot::Running(index, task)) else {
-                    unreachable!()
-                };
-                // SAFETY: invariant 1: the future stays where it is until it
-                // is dropped in place.
-                let task = unsafe { Pin::new_unchecked(task) };
+                // SAFETY: `slot`, the first never-used place, is below `len`.
+                let task = unsafe { block.slots.push_running(index, task) };
                 let waker = block.ready.waker(slot);
                 // A first poll that panics leaves a running task: counted
                 // then too (invariant 3), by this guard, which costs nothing
