@@ -308,7 +308,10 @@ impl ReadySet {
     }
 
     /// Registers the engine's waker, so that a wake from now on reaches it.
-    /// Call it before [`ReadySet::take_round`], never after.
+    /// The engine calls it when it is about to wait, then looks at the set
+    /// once more ([`ReadySet::any_woken`]) before it does: a wake before the
+    /// registration is seen by that look, one after it wakes the engine
+    /// (loom model 5).
     #[inline]
     pub(crate) fn register(&self, waker: &Waker) {
         self.header().parent.register(waker);
@@ -371,12 +374,11 @@ impl ReadySet {
         let header = self.header();
         let top = header.levels - 1;
         let top_word = self.top_word::<LOCAL>();
-        // A load first: an empty set (the common case of a round that only
-        // confirms nothing more was woken) then costs no read-modify-write. A
-        // shared wake that sets the top word after this load wakes the parent,
-        // whose waker was registered before this round; a local one is made on
-        // this thread, so not during this load, and is seen before the engine
-        // waits (`any_noted`).
+        // A load first: an empty set then costs no read-modify-write. A
+        // wake this round misses is found before the engine waits: a shared
+        // one by the look that follows the engine's registration
+        // (`register`), a local one (made on this thread, so not during this
+        // load) by `any_noted`.
         if top_word.load(Ordering::Acquire) == 0 {
             return false;
         }

@@ -246,16 +246,19 @@ pub(crate) struct Slots<F> {
 /// The round in progress: a snapshot of every block's ready set, taken at
 /// its start, and how far the engine has walked it.
 pub(crate) struct Rounds {
-    /// Non-empty leaf words taken: `(block, leaf word, bits not yet visited)`.
+    /// Non-empty leaf words taken: `(block, leaf word, bits)`.
     taken: Snapshot,
-    /// The first entry of `taken` with bits left.
+    /// The next entry of `taken` to walk.
     pos: usize,
+    /// The entry being walked, kept here rather than in `taken` so that the
+    /// next woken slot of a word is a few register operations: its bits not
+    /// visited yet (0 once it is walked, or before the round starts)...
+    bits: usize,
+    /// ...its block...
+    block: u32,
+    /// ...and its first slot (leaf word times [`BITS`]).
+    base: usize,
     started: bool,
-    /// Whether the current round found any woken slot yet.
-    found: bool,
-    /// Whether a round has been taken since the last [`Rounds::reset`]: only
-    /// then has every block's waker been registered.
-    walked: bool,
     /// How many blocks (from the first) have the current turn's waker.
     registered: usize,
 }
@@ -265,42 +268,25 @@ impl Rounds {
         Self {
             taken: Snapshot::new(),
             pos: 0,
+            bits: 0,
+            block: 0,
+            base: 0,
             started: false,
-            found: false,
-            walked: false,
             registered: 0,
         }
     }
 
     /// A new poll of the batch begins (perhaps with a new waker): every block
-    /// must register it again, and a whole round must be taken with it before
-    /// the batch may return `Pending`.
+    /// must register it again ([`Slots::register`]) before the batch may
+    /// return `Pending`.
     pub(crate) fn start_turn(&mut self) {
         self.registered = 0;
-        self.walked = false;
-    }
-
-    /// Whether a round was taken (every block registered and taken) since the
-    /// last [`Rounds::reset`].
-    pub(crate) fn walked(&self) -> bool {
-        self.walked
-    }
-
-    /// Forgets that a round was taken: the next poll of the batch must take
-    /// one (registering its new waker) before it may return `Pending`.
-    pub(crate) fn reset(&mut self) {
-        self.walked = false;
-    }
-
-    /// Whether the round just walked found any woken slot.
-    pub(crate) fn found(&self) -> bool {
-        self.found
     }
 
     /// Ends the round; the next [`Slots::next_woken`] takes a new one.
     pub(crate) fn restart(&mut self) {
         self.started = false;
-        self.found = false;
+        self.bits = 0;
     }
 }
 
@@ -642,6 +628,21 @@ impl<F> Slots<F> {
         }
     }
 
+    /// Gives every block this turn's waker, if it does not have it yet: call
+    /// it before the batch decides to wait, then look once more
+    /// ([`Slots::any_woken`]). A wake before the registration left its bit
+    /// for that look; a wake after it wakes the batch. Registering there, not
+    /// when a round starts, means a batch that never waits (it finishes in
+    /// the poll that started it) never clones its executor's waker.
+    #[inline]
+    pub(crate) fn register(&self, rounds: &mut Rounds, waker: &Waker) {
+        let blocks = self.block_count();
+        for block in rounds.registered..blocks {
+            self.block(block).ready.register(waker);
+        }
+        rounds.registered = blocks;
+    }
+
     /// Whether any slot has been woken since its block was last taken. Only
     /// meaningful after this turn's waker is registered with every block.
     #[inline]
@@ -664,35 +665,46 @@ impl<F> Slots<F> {
     }
 
     /// The next woken slot of the round, in slot order; `None` when the round
-    /// is over (`rounds.found` then says whether it saw anything). The first
-    /// call of a round takes every block's ready set at once — registering
-    /// `waker` with each block first, once per turn, so a wake the snapshot
-    /// misses still reaches the engine.
+    /// is over. The first
+    /// call of a round takes every block's ready set at once. (A wake the
+    /// snapshot misses is found before the batch waits: see
+    /// [`Slots::register`].)
     #[inline(always)]
-    pub(crate) fn next_woken(&self, rounds: &mut Rounds, waker: &Waker) -> Option<SlotId> {
+    pub(crate) fn next_woken(&self, rounds: &mut Rounds) -> Option<SlotId> {
+        if rounds.bits == 0 && !self.next_word(rounds) {
+            return None;
+        }
+        let bits = rounds.bits;
+        rounds.bits = bits & (bits - 1);
+        Some(SlotId {
+            block: rounds.block,
+            slot: (rounds.base + bits.trailing_zeros() as usize) as u32,
+        })
+    }
+
+    /// Moves the round on to its next word with woken slots, taking the
+    /// round first if it has not started; false when the round is over.
+    #[inline]
+    fn next_word(&self, rounds: &mut Rounds) -> bool {
         if !rounds.started {
-            self.take_round(rounds, waker);
+            self.take_round(rounds);
         }
-        while let Some(entry) = rounds.taken.get_mut(rounds.pos) {
-            let (block, word, bits) = *entry;
-            if bits == 0 {
-                rounds.pos += 1;
-                continue;
+        while let Some(&mut (block, word, bits)) = rounds.taken.get_mut(rounds.pos) {
+            rounds.pos += 1;
+            if bits != 0 {
+                rounds.bits = bits;
+                rounds.block = block;
+                rounds.base = word * BITS;
+                return true;
             }
-            entry.2 = bits & (bits - 1);
-            rounds.found = true;
-            return Some(SlotId {
-                block,
-                slot: (word * BITS + bits.trailing_zeros() as usize) as u32,
-            });
         }
-        None
+        false
     }
 
     /// Starts a round: see [`Slots::next_woken`]. Out of line, so that the
     /// walk through a round stays small where it is inlined.
     #[inline(never)]
-    fn take_round(&self, rounds: &mut Rounds, waker: &Waker) {
+    fn take_round(&self, rounds: &mut Rounds) {
         {
             // At most one entry per leaf word of each bit set (two in the rare
             // round that has a word in both, before they are merged): one
@@ -706,10 +718,6 @@ impl<F> Slots<F> {
             let mut unsorted = false;
             for block in 0..self.block_count() {
                 let ready = &self.block(block).ready;
-                if block >= rounds.registered {
-                    ready.register(waker);
-                    rounds.registered = block + 1;
-                }
                 unsorted |= ready.take_round(block as u32, &mut rounds.taken);
             }
             if unsorted {
@@ -720,7 +728,6 @@ impl<F> Slots<F> {
                 rounds.taken.sort_and_merge();
             }
             rounds.started = true;
-            rounds.walked = true;
         }
     }
 }

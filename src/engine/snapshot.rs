@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-/// One non-empty leaf word taken: `(block, leaf word, bits not yet visited)`.
+/// One non-empty leaf word taken: `(block, leaf word, bits)`.
 pub(crate) type Entry = (u32, usize, usize);
 
 /// Entries kept inline before the snapshot moves to the heap.

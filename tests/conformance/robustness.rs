@@ -209,8 +209,9 @@ pub fn b2_self_wakes_finish_in_one_poll_without_waking_the_executor(rt: &impl Ru
         if cfg!(feature = "std") {
             assert_eq!(wakes, 0, "no executor wake");
         }
-        // (Without `std` every wake is atomic: the first of each round
-        // wakes the executor, though the batch is done by then.)
+        // (Without `std` every wake is atomic, and once a batch has waited
+        // (its executor's waker registered), the first wake of each round
+        // reaches the executor, though the batch is done by then.)
         out
     };
     let expected: Vec<usize> = (0..n).collect();
