@@ -4,7 +4,7 @@
 use crate::cancel::CancelSource;
 use crate::engine::{Drive, Engine, Event};
 use crate::ordered::Ordered;
-use crate::outcome::{Failure, TaskOutput};
+use crate::outcome::{Failure, Outcome, TaskOutput};
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use crate::verdict::{Recorded, Verdict};
@@ -218,24 +218,18 @@ where
                 (&mut *this.verdict, &mut *this.results, *this.fail_fast);
             let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {
                 match event {
-                    Event::Done(index, output) => {
-                        match verdict.record(index, output.into_outcome()) {
-                            Recorded::Value(value) if !verdict.is_failed() => {
-                                results.put(index, value, more);
-                            }
-                            // The batch has failed: its values will not be used.
-                            Recorded::Value(_) | Recorded::Canceled => results.discard(),
-                            Recorded::Fault => {
-                                results.discard();
-                                if fail_fast {
-                                    return ControlFlow::Break(());
-                                }
+                    Event::Done(index, output) => match output.into_outcome() {
+                        Outcome::Completed(value) if !verdict.is_failed() => {
+                            results.put(index, value, more);
+                        }
+                        outcome => {
+                            if record_failure(verdict, results, index, outcome) && fail_fast {
+                                return ControlFlow::Break(());
                             }
                         }
-                    }
+                    },
                     Event::Canceled(_) | Event::CanceledMany(_) => {
-                        verdict.record_dropped();
-                        results.discard();
+                        record_dropped(verdict, results);
                     }
                 }
                 ControlFlow::Continue(())
@@ -278,4 +272,30 @@ where
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("WhenAll").field(&self.engine).finish()
     }
+}
+
+/// The sink's path for every outcome but a value while the batch can still
+/// succeed: records it, and drops the values collected so far (the batch has
+/// failed; they will not be used). True for a fault. Out of line, so that
+/// the sink stays small enough for the compiler to inline at both of the
+/// engine's calls.
+#[cold]
+#[inline(never)]
+fn record_failure<T, E>(
+    verdict: &mut Verdict<E>,
+    results: &mut Ordered<T>,
+    index: usize,
+    outcome: Outcome<T, E>,
+) -> bool {
+    let fault = matches!(verdict.record(index, outcome), Recorded::Fault);
+    results.discard();
+    fault
+}
+
+/// The sink's path for tasks the batch dropped: see [`record_failure`].
+#[cold]
+#[inline(never)]
+fn record_dropped<T, E>(verdict: &mut Verdict<E>, results: &mut Ordered<T>) {
+    verdict.record_dropped();
+    results.discard();
 }

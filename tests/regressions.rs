@@ -592,3 +592,31 @@ fn a_drop_that_panics_as_its_task_finishes_is_named_not_waited_for() {
         );
     }
 }
+
+/// A signal that fires between two tasks that finish on their first poll
+/// stops the fill there: the engine hands such a task's output to the face
+/// from inside its fill loop, and must still look at the signal between two
+/// events, as a new poll would. (Without that look, all 100 tasks ran.)
+#[test]
+fn a_signal_between_two_instantly_ready_tasks_stops_the_fill() {
+    let ran = Cell::new(0);
+    let signal = std::future::poll_fn(|_| {
+        if ran.get() >= 5 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    });
+    let ran = &ran;
+    let batch = fanout::when_all((0..100).map(|i| async move {
+        ran.set(ran.get() + 1);
+        Ok::<_, ()>(i)
+    }))
+    .cancel_on(signal);
+    let result = futures::executor::block_on(batch);
+    assert!(
+        matches!(result, Err(fanout::Failure::Canceled)),
+        "{result:?}"
+    );
+    assert_eq!(ran.get(), 5, "the batch ran on after its signal fired");
+}
