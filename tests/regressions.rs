@@ -620,3 +620,38 @@ fn a_signal_between_two_instantly_ready_tasks_stops_the_fill() {
     );
     assert_eq!(ran.get(), 5, "the batch ran on after its signal fired");
 }
+
+/// The same within a round: a task woken and finished in a round is handed
+/// to the face from inside the round, and a signal that fires between two
+/// such tasks stops the batch there. (Without the look, all 100 finished.)
+#[test]
+fn a_signal_between_two_tasks_finished_in_a_round_stops_the_round() {
+    let finished = Cell::new(0);
+    let signal = std::future::poll_fn(|_| {
+        if finished.get() >= 5 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    });
+    let finished = &finished;
+    let batch = fanout::when_all((0..100).map(|i| {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| {
+            if !yielded {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            finished.set(finished.get() + 1);
+            Poll::Ready(Ok::<_, ()>(i))
+        })
+    }))
+    .cancel_on(signal);
+    let result = futures::executor::block_on(batch);
+    assert!(
+        matches!(result, Err(fanout::Failure::Canceled)),
+        "{result:?}"
+    );
+    assert_eq!(finished.get(), 5, "the round ran on after the signal fired");
+}
