@@ -301,6 +301,24 @@ impl ReadySet {
         }
     }
 
+    /// Notes `slot` in the local bit set, as a wake of its waker on the
+    /// engine's thread during its run would (`self_wake`), without the
+    /// waker's detour: for the engine itself, queueing a task to poll in its
+    /// next round.
+    ///
+    /// # Panics
+    /// If `slot` is not below the capacity.
+    #[inline]
+    pub(crate) fn note(&self, slot: usize) {
+        let header = self.header();
+        assert!(slot < header.capacity, "fanout: slot out of range");
+        // Only the engine calls this, through `&ReadySet` from its own state,
+        // so on its own thread, as `self_wake` invariant 2 asks of the local
+        // set's writers; the engine takes its notes before it waits.
+        // SAFETY: the engine's reference keeps the allocation alive.
+        header.mark::<true>(unsafe { set_ptr::<true>(self.header) }, slot);
+    }
+
     /// The token of the engine that owns this set (see [`Owner`]).
     #[inline]
     pub(crate) fn owner(&self) -> usize {

@@ -525,13 +525,12 @@ impl<F> Slots<F> {
         Ok(id)
     }
 
-    /// Queues `id` in its block's ready set, as a wake would: it is polled in
-    /// the next round. For tasks pulled when the batch is about to yield.
+    /// Queues `id` in its block's ready set, as a wake on the engine's own
+    /// thread would: it is polled in the next round. For tasks pulled when
+    /// the batch is about to yield (it has woken itself, so the next poll
+    /// takes the note).
     pub(crate) fn queue(&self, id: SlotId) {
-        self.block(id.block as usize)
-            .ready
-            .waker(id.slot as usize)
-            .wake_by_ref();
+        self.block(id.block as usize).ready.note(id.slot as usize);
     }
 
     /// Drops every running task in place and marks it for a `Canceled` report.
