@@ -20,6 +20,11 @@ pub(crate) enum Ordered<T> {
     Sparse(Vec<Option<T>>),
 }
 
+/// Up to this many bytes, storage for the outputs is made with
+/// `Vec::with_capacity`; a larger size hint is only tried
+/// (`try_reserve_exact`), since a failure to allocate it must not abort.
+const SURE_BYTES: usize = 1 << 16;
+
 impl<T> Ordered<T> {
     pub(crate) const fn new() -> Self {
         Self::InOrder(Vec::new())
@@ -45,9 +50,16 @@ impl<T> Ordered<T> {
         match self {
             Self::InOrder(items) if index == items.len() => {
                 if items.capacity() == 0 {
-                    // A hint is only a hint (an endless source says
-                    // `usize::MAX`): if it cannot be had, grow as we go.
-                    let _ = items.try_reserve_exact(more.saturating_add(1));
+                    let want = more.saturating_add(1);
+                    if want.saturating_mul(core::mem::size_of::<T>()) <= SURE_BYTES {
+                        // A size that is surely fine: the direct way, without
+                        // the checks of a reservation (a short batch's cost).
+                        *items = Vec::with_capacity(want);
+                    } else {
+                        // A hint is only a hint (an endless source says
+                        // `usize::MAX`): if it cannot be had, grow as we go.
+                        let _ = items.try_reserve_exact(want);
+                    }
                 }
                 items.push(value);
             }

@@ -374,6 +374,23 @@ impl ReadySet {
         shared && local
     }
 
+    /// Takes both bit sets of a set of one word (a capacity of at most
+    /// [`BITS`]) for a new round: their union, in slot order. The same as
+    /// [`ReadySet::take_round`] without the snapshot.
+    #[inline]
+    pub(crate) fn take_only_word(&self) -> usize {
+        debug_assert_eq!(self.header().levels, 1, "fanout: not a one-word set");
+        let shared = self.top_word::<false>();
+        // A load first, as in `take_set`: an empty set costs no
+        // read-modify-write.
+        let shared = if shared.load(Ordering::Acquire) != 0 {
+            take::<false>(shared)
+        } else {
+            0
+        };
+        shared | take::<true>(self.top_word::<true>())
+    }
+
     /// Takes the whole set for a new round, top down: every word whose bit it
     /// took is taken in turn, and each non-empty leaf word is pushed onto
     /// `out` as `(tag, leaf word index, bits)`, in slot order. A wake after

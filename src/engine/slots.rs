@@ -687,6 +687,10 @@ impl<F> Slots<F> {
     fn next_word(&self, rounds: &mut Rounds) -> bool {
         if !rounds.started {
             self.take_round(rounds);
+            if rounds.bits != 0 {
+                // A batch of one word: its round is that word.
+                return true;
+            }
         }
         while let Some(&mut (block, word, bits)) = rounds.taken.get_mut(rounds.pos) {
             rounds.pos += 1;
@@ -704,6 +708,20 @@ impl<F> Slots<F> {
     /// walk through a round stays small where it is inlined.
     #[inline(never)]
     fn take_round(&self, rounds: &mut Rounds) {
+        rounds.pos = 0;
+        rounds.started = true;
+        if self.capacity <= BITS && self.more.is_empty() {
+            // One block of one word (a small batch): both of its bit sets
+            // are a single word each, and their union is the round, already
+            // in slot order. No snapshot.
+            rounds.taken.start(0);
+            if let Some(first) = &self.first {
+                rounds.bits = first.ready.take_only_word();
+                rounds.block = 0;
+                rounds.base = 0;
+            }
+            return;
+        }
         {
             // At most one entry per leaf word of each bit set (two in the rare
             // round that has a word in both, before they are merged): one
@@ -713,7 +731,6 @@ impl<F> Slots<F> {
             rounds
                 .taken
                 .start(self.capacity.div_ceil(BITS) + self.block_count());
-            rounds.pos = 0;
             let mut unsorted = false;
             for block in 0..self.block_count() {
                 let ready = &self.block(block).ready;
@@ -726,7 +743,6 @@ impl<F> Slots<F> {
                 // polled twice in a round.
                 rounds.taken.sort_and_merge();
             }
-            rounds.started = true;
         }
     }
 }

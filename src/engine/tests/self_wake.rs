@@ -202,11 +202,20 @@ fn a_nested_batch_that_yields_leaves_its_parent_a_note() {
 
 #[test]
 fn a_round_with_shared_and_local_bits_comes_out_in_index_order() {
-    // One round takes task 1 from the shared set (woken from another
-    // thread) and task 0 from the local set (woken on the batch's thread):
-    // both finish in that round and must come out in index order, each
-    // polled once in it. (Found by review: without the merge of the two
-    // runs, this gives [2, 1, 0].)
+    // A batch of one word takes the union of its two sets; a larger one
+    // merges their runs of entries. Both ways, in index order.
+    for pad in [0, 100] {
+        shared_and_local_bits_in_one_round(pad);
+    }
+}
+
+/// One round takes task 1 from the shared set (woken from another thread)
+/// and task 0 from the local set (woken on the batch's thread): both finish
+/// in that round and must come out in index order, each polled once in it.
+/// (Found by review: without the merge of the two runs, this gave
+/// [2, 1, 0].) `pad` more tasks, each done on its first poll, make the
+/// batch's ready set larger than one word.
+fn shared_and_local_bits_in_one_round(pad: usize) {
     use futures::StreamExt as _;
     let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
     let polls = Rc::new(Cell::new([0usize; 3]));
@@ -255,15 +264,18 @@ fn a_round_with_shared_and_local_bits_comes_out_in_index_order() {
         })
     };
     type Task = Pin<alloc::boxed::Box<dyn Future<Output = ()>>>;
-    let tasks: Vec<Task> = alloc::vec![
+    let mut tasks: Vec<Task> = alloc::vec![
         alloc::boxed::Box::pin(task0),
         alloc::boxed::Box::pin(task1),
         alloc::boxed::Box::pin(task2),
     ];
-    let order: Vec<usize> =
+    tasks.extend((0..pad).map(|_| alloc::boxed::Box::pin(async {}) as Task));
+    let mut order: Vec<usize> =
         futures::executor::block_on(crate::when_each(tasks).map(|(index, _)| index).collect());
-    assert_eq!(order, [2, 0, 1]);
-    assert_eq!(polls.get(), [2, 3, 2]);
+    // The padding finished first, in the fill.
+    assert!(order.drain(..pad).eq(3..3 + pad), "pad = {pad}");
+    assert_eq!(order, [2, 0, 1], "pad = {pad}");
+    assert_eq!(polls.get(), [2, 3, 2], "pad = {pad}");
 }
 
 #[test]
