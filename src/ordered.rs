@@ -123,6 +123,10 @@ impl<T> Ordered<T> {
 #[cfg(all(test, not(fanout_loom)))]
 mod tests {
     use super::Ordered;
+    use alloc::vec::Vec;
+    use core::cell::Cell;
+
+    extern crate std;
 
     #[test]
     fn in_order_and_out_of_order() {
@@ -139,5 +143,95 @@ mod tests {
         }
         assert!(matches!(ordered, Ordered::Sparse(_)));
         assert_eq!(ordered.into_vec(5), [0, 10, 20, 30, 40]);
+    }
+
+    /// Counts its drops, so that every output is seen dropped exactly once.
+    struct Counted<'a>(usize, &'a Cell<usize>);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+        }
+    }
+
+    /// The indices `0..n`: the first `in_order` in order, then the rest in a
+    /// scrambled order (a multiplicative permutation).
+    fn scrambled(n: usize, in_order: usize) -> Vec<usize> {
+        let rest = n - in_order;
+        (0..in_order)
+            .chain((0..rest).map(|k| in_order + (k * 7919 + 13) % rest.max(1)))
+            .collect()
+    }
+
+    #[test]
+    fn out_of_order_outputs_land_in_place_across_words() {
+        for n in [2, 63, 64, 65, 130, 200] {
+            for in_order in [0, 1, 63, 64, 65] {
+                if in_order >= n || (n - in_order) % 7919 == 0 {
+                    continue;
+                }
+                let order = scrambled(n, in_order);
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert!(sorted.iter().copied().eq(0..n), "a permutation");
+                for hint in [0, n] {
+                    let mut ordered = Ordered::new();
+                    for &i in &order {
+                        ordered.put(i, i * 3, hint);
+                    }
+                    let want: Vec<usize> = (0..n).map(|i| i * 3).collect();
+                    assert_eq!(ordered.into_vec(n), want, "n {n}, in order {in_order}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_output_is_dropped_once_whatever_happens() {
+        let drops = Cell::new(0);
+        // Handed out: dropped by their new owner.
+        let mut ordered = Ordered::new();
+        for i in scrambled(100, 10) {
+            ordered.put(i, Counted(i, &drops), 0);
+        }
+        let out = ordered.into_vec(100);
+        assert!(out.iter().enumerate().all(|(i, c)| c.0 == i));
+        assert_eq!(drops.get(), 0);
+        drop(out);
+        assert_eq!(drops.get(), 100);
+
+        // Discarded half way.
+        drops.set(0);
+        let mut ordered = Ordered::new();
+        for i in scrambled(100, 10).into_iter().take(50) {
+            ordered.put(i, Counted(i, &drops), 0);
+        }
+        ordered.discard();
+        assert_eq!(drops.get(), 50);
+
+        // One missing: a panic that names it, and the rest dropped.
+        drops.set(0);
+        let mut ordered = Ordered::new();
+        for i in scrambled(100, 10).into_iter().filter(|&i| i != 42) {
+            ordered.put(i, Counted(i, &drops), 0);
+        }
+        let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            ordered.into_vec(100);
+        }));
+        let message = caught.expect_err("task 42 is missing");
+        let message = message
+            .downcast_ref::<alloc::string::String>()
+            .expect("a formatted message");
+        assert!(message.contains("task 42 has no result"), "{message}");
+        assert_eq!(drops.get(), 99);
+    }
+
+    #[test]
+    fn zero_sized_outputs() {
+        let mut ordered = Ordered::new();
+        for i in scrambled(70, 3) {
+            ordered.put(i, (), 0);
+        }
+        assert_eq!(ordered.into_vec(70).len(), 70);
     }
 }

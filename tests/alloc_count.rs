@@ -164,6 +164,25 @@ fn allocations_are_independent_of_the_batch_size() {
     let (_, small) = measure(|| block_on(join_all((0..10).map(YieldOnce::new)).limit(64)));
     assert_eq!(small - baseline, two, "join_all(..).limit(64) over 10");
 
+    // Tasks that finish in reverse order (task i yields n - 1 - i times): the
+    // outputs arrive out of order from the first one on. Exactly: the block,
+    // one `Vec` of an `Option` per output (which the output `Vec` is then
+    // collected into, in place: no second allocation), and — above 256
+    // slots — the round snapshot's `Vec`.
+    for (n, want) in [(10, 2), (100, 2), (1_000, 3)] {
+        let tasks: Vec<Countdown> = (0..n).map(|i| Countdown(n - 1 - i, i)).collect();
+        let (outputs, counts) = measure(|| block_on(join_all(tasks)));
+        assert!(outputs.iter().enumerate().all(|(i, &o)| i == o));
+        assert_eq!(
+            counts - baseline,
+            Counts {
+                allocs: want,
+                reallocs: 0
+            },
+            "join_all over {n} finishing in reverse order"
+        );
+    }
+
     // A source of unknown size: blocks of 16, 16 and 32 slots (doubling up to
     // the limit), the `Vec` that holds the blocks after the first, and the
     // output `Vec`, which grows by doubling (reallocations, so O(log N) of
@@ -177,5 +196,24 @@ fn allocations_are_independent_of_the_batch_size() {
             5,
             "join_all(..).limit(64) over {n} of unknown size: {counts:?}"
         );
+    }
+}
+
+/// Pending (waking itself) `.0` more times, then ready with `.1`.
+struct Countdown(usize, usize);
+
+impl std::future::Future for Countdown {
+    type Output = usize;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<usize> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(self.1);
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
