@@ -600,13 +600,7 @@ fn a_drop_that_panics_as_its_task_finishes_is_named_not_waited_for() {
 #[test]
 fn a_signal_between_two_instantly_ready_tasks_stops_the_fill() {
     let ran = Cell::new(0);
-    let signal = std::future::poll_fn(|_| {
-        if ran.get() >= 5 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    });
+    let signal = fires_at(&ran, 5);
     let ran = &ran;
     let batch = fanout::when_all((0..100).map(|i| async move {
         ran.set(ran.get() + 1);
@@ -627,13 +621,7 @@ fn a_signal_between_two_instantly_ready_tasks_stops_the_fill() {
 #[test]
 fn a_signal_between_two_tasks_finished_in_a_round_stops_the_round() {
     let finished = Cell::new(0);
-    let signal = std::future::poll_fn(|_| {
-        if finished.get() >= 5 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    });
+    let signal = fires_at(&finished, 5);
     let finished = &finished;
     let batch = fanout::when_all((0..100).map(|i| {
         let mut yielded = false;
@@ -654,4 +642,15 @@ fn a_signal_between_two_tasks_finished_in_a_round_stops_the_round() {
         "{result:?}"
     );
     assert_eq!(finished.get(), 5, "the round ran on after the signal fired");
+}
+
+/// A signal that has fired once `count` has reached `at`.
+fn fires_at(count: &Cell<usize>, at: usize) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(move |_| {
+        if count.get() >= at {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
 }

@@ -46,6 +46,28 @@ fn drain(set: &ReadySet, seen: &mut Vec<usize>) {
     }
 }
 
+/// A two-level set (65 slots: leaves and a top word), a counting parent
+/// waker (not registered yet), and two threads that wake slots 0 and 64.
+#[allow(clippy::type_complexity)]
+fn two_threads_waking() -> (
+    Arc<ReadySet>,
+    std::sync::Arc<Parent>,
+    Waker,
+    Vec<thread::JoinHandle<()>>,
+) {
+    let set = Arc::new(ReadySet::prepared(65));
+    let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
+    let parent_waker = Waker::from(parent.clone());
+    let threads = [0, 64]
+        .iter()
+        .map(|&slot| {
+            let waker = set.waker(slot).clone();
+            thread::spawn(move || waker.wake())
+        })
+        .collect();
+    (set, parent, parent_waker, threads)
+}
+
 /// Property 1: two threads wake two slots of a two-level set (65 slots:
 /// leaves and a top word) while the engine registers and drains. Whatever the
 /// interleaving: a wake that the first round missed has woken the parent, and
@@ -53,17 +75,7 @@ fn drain(set: &ReadySet, seen: &mut Vec<usize>) {
 #[test]
 fn wakes_racing_a_round_are_never_lost() {
     loom::model(|| {
-        let set = Arc::new(ReadySet::prepared(65));
-        let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
-        let parent_waker = Waker::from(parent.clone());
-        let wakers: Vec<Waker> = [0, 64]
-            .iter()
-            .map(|&slot| set.waker(slot).clone())
-            .collect();
-        let threads: Vec<_> = wakers
-            .into_iter()
-            .map(|waker| thread::spawn(move || waker.wake()))
-            .collect();
+        let (set, parent, parent_waker, threads) = two_threads_waking();
         set.register(&parent_waker);
         let mut seen = Vec::new();
         drain(&set, &mut seen);
@@ -89,17 +101,7 @@ fn wakes_racing_a_round_are_never_lost() {
 #[test]
 fn a_late_registration_then_a_look_loses_no_wake() {
     loom::model(|| {
-        let set = Arc::new(ReadySet::prepared(65));
-        let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
-        let parent_waker = Waker::from(parent.clone());
-        let wakers: Vec<Waker> = [0, 64]
-            .iter()
-            .map(|&slot| set.waker(slot).clone())
-            .collect();
-        let threads: Vec<_> = wakers
-            .into_iter()
-            .map(|waker| thread::spawn(move || waker.wake()))
-            .collect();
+        let (set, parent, parent_waker, threads) = two_threads_waking();
         let mut seen = Vec::new();
         // A round with nothing registered yet.
         drain(&set, &mut seen);
