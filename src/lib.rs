@@ -111,7 +111,10 @@
 //!   again after such a panic (under `catch_unwind`) stays sound: the other
 //!   tasks run on, and a cancel still drops each of them once; a face that
 //!   hands out one result per task then panics, naming the task whose panic
-//!   took its result, rather than inventing one.
+//!   took its result, rather than inventing one. (A batch registers its
+//!   executor's waker only when it is about to wait: after a panic in the
+//!   poll that started it, poll it again rather than wait for a wake; the
+//!   wakes in between are kept for that poll.)
 
 //! # How it works, and what it costs
 //!

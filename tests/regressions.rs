@@ -654,3 +654,103 @@ fn fires_at(count: &Cell<usize>, at: usize) -> impl Future<Output = ()> + '_ {
         }
     })
 }
+
+/// A signal between two instantly ready tasks while another task is in
+/// flight: the batch stops there and still reports the task in flight
+/// (dropped: `settle_all` records it `Canceled`). Found by review: without
+/// its move on to the cancel's report after the in-loop look at the signal,
+/// the batch ended without reporting it.
+#[test]
+fn a_signal_in_the_fill_reports_the_task_in_flight() {
+    let ran = Cell::new(0);
+    let signal = fires_at(&ran, 3);
+    let ran = &ran;
+    let batch = fanout::settle_all((0..10).map(|i| {
+        let mut first = true;
+        std::future::poll_fn(move |_| {
+            if i == 0 {
+                // Parked for good, no wake: in flight when the signal fires.
+                return Poll::Pending;
+            }
+            if first {
+                first = false;
+                ran.set(ran.get() + 1);
+            }
+            Poll::Ready(Ok::<_, ()>(i))
+        })
+    }))
+    .cancel_on(signal);
+    let outcomes = futures::executor::block_on(batch);
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], fanout::Outcome::Canceled),
+        "{outcomes:?}"
+    );
+    assert_eq!(ran.get(), 3);
+}
+
+/// The same through a round (tasks that yield once, handed out from inside
+/// the round), with a task parked for good in flight.
+#[test]
+fn a_signal_in_the_round_reports_the_task_in_flight() {
+    let finished = Cell::new(0);
+    let signal = fires_at(&finished, 3);
+    let finished = &finished;
+    let batch = fanout::settle_all((0..10).map(|i| {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| {
+            if i == 0 {
+                return Poll::Pending;
+            }
+            if !yielded {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            finished.set(finished.get() + 1);
+            Poll::Ready(Ok::<_, ()>(i))
+        })
+    }))
+    .cancel_on(signal);
+    let outcomes = futures::executor::block_on(batch);
+    assert_eq!(outcomes.len(), 10, "{outcomes:?}");
+    let completed = outcomes
+        .iter()
+        .filter(|o| matches!(o, fanout::Outcome::Completed(_)))
+        .count();
+    assert_eq!(completed, 3, "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], fanout::Outcome::Canceled),
+        "{outcomes:?}"
+    );
+}
+
+/// A graceful stop from inside the fill: the signal fires after 3 instantly
+/// ready tasks; nothing more is pulled, and the task in flight (it watches
+/// the stop token) ends on its own and is reported.
+#[test]
+fn a_graceful_signal_in_the_fill_pulls_nothing_more() {
+    let stop = fanout::cancel::CancelSource::new();
+    let ran = Cell::new(0);
+    let pulled = Cell::new(0);
+    let signal = fires_at(&ran, 3);
+    let (ran, pulled, token) = (&ran, &pulled, stop.token());
+    let batch = fanout::settle_all((0..10).map(|i| {
+        pulled.set(pulled.get() + 1);
+        let token = token.clone();
+        async move {
+            if i == 0 {
+                token.canceled().await;
+                return Err::<usize, ()>(());
+            }
+            ran.set(ran.get() + 1);
+            Ok(i)
+        }
+    }))
+    .cancel_on(signal)
+    .graceful(&stop);
+    let outcomes = futures::executor::block_on(batch);
+    assert!(stop.is_canceled());
+    assert_eq!(pulled.get(), 4, "pulled after the signal");
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+}

@@ -301,7 +301,8 @@ impl<S: Source, C> Engine<S, C> {
     }
 
     /// Call at the start of every poll of the face: the waker may have changed,
-    /// so the engine registers it again before it next looks at a ready set.
+    /// so the engine registers it again before it next waits (returns
+    /// `Pending` for a wake).
     #[inline]
     pub(crate) fn start_turn(self: Pin<&mut Self>) {
         let core = self.project().core;
@@ -542,14 +543,15 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                             // that a batch of instantly ready
                                             // tasks stays in this loop; then,
                                             // as a new call would, the signal.
+                                            // (The quota first: a sink that
+                                            // panics leaves it right.)
+                                            core.quota = Some(quota);
                                             if sink(Event::Done(index, output)).is_break() {
-                                                core.quota = Some(quota);
                                                 return Poll::Ready(Drive::Stopped);
                                             }
                                             if !core.stopping
                                                 && this.signal.as_mut().poll(cx).is_ready()
                                             {
-                                                core.quota = Some(quota);
                                                 core.cancel(this.source.size_hint().1 == Some(0));
                                                 continue 'drive;
                                             }

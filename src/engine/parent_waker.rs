@@ -9,7 +9,7 @@
 //! and a decrement when the taken waker is dropped — four atomic
 //! read-modify-writes the engine pays for every wake of a sparse batch. Here a
 //! wake only *borrows* the stored waker (`wake_by_ref`), so it stays registered:
-//! the engine's registration at each poll is one pointer comparison with no
+//! the engine's registration each time it waits is one pointer comparison with no
 //! atomic at all while the executor's waker is unchanged (the common case), and
 //! a wake costs two atomics, `fetch_add` and one `compare_exchange`.
 //!
@@ -75,9 +75,10 @@ impl ParentWaker {
         }
     }
 
-    /// Makes `waker` the one woken by the next wake. Called by the engine at
-    /// every poll before it looks at the ready set, so a wake after that look is
-    /// never lost. Costs one comparison when `waker` is the one already stored.
+    /// Makes `waker` the one woken by the next wake. Called by the engine
+    /// each time it is about to wait, before a last look at the ready set, so
+    /// a wake after that look is never lost. Costs one comparison when
+    /// `waker` is the one already stored.
     #[inline]
     pub(crate) fn register(&self, waker: &Waker) {
         // SAFETY: only the engine (our caller) writes the cell outside a

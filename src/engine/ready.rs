@@ -277,7 +277,7 @@ impl ReadySet {
         debug_assert!(slot < self.header().capacity, "fanout: slot out of range");
         // SAFETY: in bounds, per the contract; no waker of `slot` exists yet,
         // so nobody reads this item, and other slots' items are other memory.
-        // `capacity <= u32::MAX`, checked in `new`.
+        // `capacity <= u32::MAX`, checked in `with_tail`.
         unsafe { item_ptr(self.header, slot).cast_mut().write(slot as u32) };
     }
 

@@ -278,7 +278,7 @@ impl Rounds {
 
     /// A new poll of the batch begins (perhaps with a new waker): every block
     /// must register it again ([`Slots::register`]) before the batch may
-    /// return `Pending`.
+    /// wait (return `Pending` for a wake; a budget yield wakes itself).
     pub(crate) fn start_turn(&mut self) {
         self.registered = 0;
     }

@@ -2,7 +2,8 @@
 //! local bit set (`engine/self_wake.rs`): the executor is never woken for
 //! them, yet every task is still polled exactly wakes + 1 times, and every
 //! other wake (another thread, a nested batch's parent, after a panic) still
-//! takes the shared path and wakes the executor.
+//! takes the shared path — which wakes the executor once the batch has
+//! registered its waker, that is once it has waited.
 
 use super::super::self_wake::{is_running, Running};
 use super::super::Engine;
@@ -139,27 +140,77 @@ fn a_wake_from_another_thread_during_a_poll_takes_the_shared_path() {
 }
 
 #[test]
-fn a_batch_that_never_waits_never_wakes_its_executor() {
-    // A wake from another thread before the batch has ever returned
-    // `Pending` finds no registered waker: the batch registers only when it
-    // is about to wait, and looks at its sets after that. So the wake is
-    // picked up within the same poll, and the executor is not woken.
+fn a_wake_after_the_round_is_seen_by_the_last_look() {
+    // A batch that has never waited has no executor's waker registered.
+    // The task's first poll leaves a note, so a round polls it again; during
+    // that second poll (after the round took the sets) another thread wakes
+    // it. The batch registers only when it is about to wait, then looks at
+    // its sets once more: the look finds the bit, so the task is polled a
+    // third time in the same poll of the batch, and the executor is never
+    // woken. (Without the look, the batch would wait for a wake that went
+    // nowhere.)
     let polls = Cell::new(0);
     let task = core::future::poll_fn(|cx| {
         polls.set(polls.get() + 1);
-        if polls.get() == 1 {
-            let waker = cx.waker();
-            std::thread::scope(|scope| {
-                scope.spawn(|| waker.wake_by_ref());
-            });
-            return Poll::Pending;
+        match polls.get() {
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                let waker = cx.waker();
+                std::thread::scope(|scope| {
+                    scope.spawn(|| waker.wake_by_ref());
+                });
+            }
+            _ => return Poll::Ready(()),
         }
-        Poll::Ready(())
+        Poll::Pending
     });
     let (polled, wakes) = poll_once(crate::join_all([task]));
-    assert_eq!(polled, Poll::Ready(alloc::vec![()]));
-    assert_eq!(polls.get(), 2);
+    assert_eq!(polled, Poll::Ready(alloc::vec![()]), "the wake was lost");
+    assert_eq!(polls.get(), 3);
     assert_eq!(wakes, 0);
+}
+
+#[test]
+fn a_wake_after_a_panic_in_the_first_poll_is_kept_for_the_next_poll() {
+    // The batch panics in the poll that started it, before it ever waited,
+    // so no executor's waker is registered: a wake of a parked task then
+    // reaches no executor (documented: poll the batch again), but it is not
+    // lost — the next poll polls that task.
+    let parked: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let polls = Rc::new(Cell::new(0));
+    let tasks: Vec<Pin<alloc::boxed::Box<dyn Future<Output = ()>>>> = alloc::vec![
+        alloc::boxed::Box::pin({
+            let (parked, polls) = (parked.clone(), polls.clone());
+            core::future::poll_fn(move |cx| {
+                polls.set(polls.get() + 1);
+                *parked.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            })
+        }),
+        alloc::boxed::Box::pin({
+            let mut polled = false;
+            core::future::poll_fn(move |cx| -> Poll<()> {
+                assert!(!polled, "task 1 fails");
+                polled = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            })
+        }),
+    ];
+    let mut engine = alloc::boxed::Box::pin(Engine::new(tasks.into_source(), NoSignal));
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+        engine.as_mut().start_turn();
+        let _ = engine.as_mut().poll_event(&mut cx);
+    }));
+    assert!(caught.is_err());
+    assert_eq!(polls.get(), 1);
+    parked.borrow_mut().take().expect("task 0 parked").wake();
+    assert_eq!(count.0.load(Ordering::SeqCst), 0, "nothing registered yet");
+    engine.as_mut().start_turn();
+    assert!(engine.as_mut().poll_event(&mut cx).is_pending());
+    assert_eq!(polls.get(), 2, "the wake was kept for the next poll");
 }
 
 #[test]

@@ -50,8 +50,10 @@ fn wakes_from_other_threads_are_never_lost() {
     assert!(seen.iter().all(|&s| s == 1));
 }
 
-/// The engine's loop, as the engine runs it: register, take a round, and
-/// sleep until the parent is woken when the round was empty. Threads wake
+/// The engine's loop when every round waits: register, take a round, and
+/// sleep until the parent is woken when the round was empty. (The engine
+/// itself takes a round before it registers, then looks once more before it
+/// waits: loom model 5.) Threads wake
 /// slots spread over both levels of the set; the engine must see every one
 /// without ever polling blindly — each empty round is followed by a wait that
 /// only a real wake of the parent ends.
