@@ -623,19 +623,8 @@ fn a_signal_between_two_tasks_finished_in_a_round_stops_the_round() {
     let finished = Cell::new(0);
     let signal = fires_at(&finished, 5);
     let finished = &finished;
-    let batch = fanout::when_all((0..100).map(|i| {
-        let mut yielded = false;
-        std::future::poll_fn(move |cx| {
-            if !yielded {
-                yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            finished.set(finished.get() + 1);
-            Poll::Ready(Ok::<_, ()>(i))
-        })
-    }))
-    .cancel_on(signal);
+    let batch =
+        fanout::when_all((0..100).map(|i| yield_once_then_count(finished, i))).cancel_on(signal);
     let result = futures::executor::block_on(batch);
     assert!(
         matches!(result, Err(fanout::Failure::Canceled)),
@@ -696,20 +685,12 @@ fn a_signal_in_the_round_reports_the_task_in_flight() {
     let finished = Cell::new(0);
     let signal = fires_at(&finished, 3);
     let finished = &finished;
-    let batch = fanout::settle_all((0..10).map(|i| {
-        let mut yielded = false;
-        std::future::poll_fn(move |cx| {
-            if i == 0 {
-                return Poll::Pending;
-            }
-            if !yielded {
-                yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            finished.set(finished.get() + 1);
-            Poll::Ready(Ok::<_, ()>(i))
-        })
+    let batch = fanout::settle_all((0..10).map(|i| async move {
+        if i == 0 {
+            // Parked for good, no wake: in flight when the signal fires.
+            std::future::pending::<()>().await;
+        }
+        yield_once_then_count(finished, i).await
     }))
     .cancel_on(signal);
     let outcomes = futures::executor::block_on(batch);
@@ -753,4 +734,22 @@ fn a_graceful_signal_in_the_fill_pulls_nothing_more() {
     assert!(stop.is_canceled());
     assert_eq!(pulled.get(), 4, "pulled after the signal");
     assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+}
+
+/// Pending once (waking itself), then counts itself in `finished` and is
+/// ready with `Ok(i)`.
+fn yield_once_then_count(
+    finished: &Cell<usize>,
+    i: usize,
+) -> impl Future<Output = Result<usize, ()>> + '_ {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if !yielded {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        finished.set(finished.get() + 1);
+        Poll::Ready(Ok(i))
+    })
 }

@@ -425,6 +425,21 @@ impl<S: Source, C: Signal> Engine<S, C> {
                 break $found $event
             };
         }
+        // Hands an event to the sink from inside the loop that found it (the
+        // fill's or the round's), then does what a new call would before the
+        // next event: look at the signal, and on a cancel start over at the
+        // top (`$drive`), which reports the tasks it dropped.
+        macro_rules! hand_out {
+            ($drive:lifetime, $event:expr) => {
+                if sink($event).is_break() {
+                    return Poll::Ready(Drive::Stopped);
+                }
+                if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
+                    core.cancel(this.source.size_hint().1 == Some(0));
+                    continue $drive;
+                }
+            };
+        }
         'drive: loop {
             let event = 'event: {
                 loop {
@@ -546,15 +561,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                             // (The quota first: a sink that
                                             // panics leaves it right.)
                                             core.quota = Some(quota);
-                                            if sink(Event::Done(index, output)).is_break() {
-                                                return Poll::Ready(Drive::Stopped);
-                                            }
-                                            if !core.stopping
-                                                && this.signal.as_mut().poll(cx).is_ready()
-                                            {
-                                                core.cancel(this.source.size_hint().1 == Some(0));
-                                                continue 'drive;
-                                            }
+                                            hand_out!('drive, Event::Done(index, output));
                                         }
                                     }
                                     Poll::Ready(None) => {
@@ -613,15 +620,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                             // Slot order is index order: hand it out now,
                                             // from inside the round (as in the fill), then
                                             // look at the signal as a new call would.
-                                            if sink(Event::Done(index, output)).is_break() {
-                                                return Poll::Ready(Drive::Stopped);
-                                            }
-                                            if !core.stopping
-                                                && this.signal.as_mut().poll(cx).is_ready()
-                                            {
-                                                core.cancel(this.source.size_hint().1 == Some(0));
-                                                continue 'drive;
-                                            }
+                                            hand_out!('drive, Event::Done(index, output));
                                             continue;
                                         }
                                         core.parked.push((index, output));

@@ -343,3 +343,61 @@ pub fn c2_graceful_verdict_does_not_depend_on_the_limit(rt: &impl Runtime) {
         assert!(stop.is_canceled());
     }
 }
+
+/// C2 between two events: a signal that fires while the batch hands out
+/// tasks that finished at once (in the fill) or together (in one round)
+/// stops the batch right there, as it would between two polls. Nothing more
+/// finishes, nothing more is pulled (in the fill), and the task in flight is
+/// reported canceled.
+pub fn c2_signal_between_two_events_stops_the_batch_there(rt: &impl Runtime) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    for yields in [0, 1] {
+        let done = Arc::new(AtomicUsize::new(0));
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let signal = {
+            let done = Arc::clone(&done);
+            poll_fn(move |_| {
+                if done.load(Ordering::SeqCst) >= 3 {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+        };
+        let tasks = (0..10).map(|i| {
+            pulled.fetch_add(1, Ordering::SeqCst);
+            let done = Arc::clone(&done);
+            async move {
+                if i == 0 {
+                    // In flight, never woken, when the signal fires.
+                    pending::<()>().await;
+                }
+                for _ in 0..yields {
+                    yield_now().await;
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+                Ok::<usize, ()>(i)
+            }
+        });
+        let outcomes = rt.block_on(settle_all(tasks).cancel_on(signal));
+        let completed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Completed(_)))
+            .count();
+        assert_eq!(completed, 3, "yields {yields}: {outcomes:?}");
+        assert!(
+            matches!(outcomes[0], Outcome::Canceled),
+            "yields {yields}: {outcomes:?}"
+        );
+        if yields == 0 {
+            // Tasks 1, 2, 3 finished on their first poll: nothing after them
+            // was pulled.
+            assert_eq!(pulled.load(Ordering::SeqCst), 4, "{outcomes:?}");
+            assert_eq!(outcomes.len(), 4);
+        } else {
+            assert_eq!(outcomes.len(), 10);
+        }
+    }
+}

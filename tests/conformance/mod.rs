@@ -521,6 +521,7 @@ macro_rules! runtime_suite {
                 c3_either_of_two_signals_cancels,
                 c2_signal_stops_an_endless_source,
                 c2_graceful_verdict_does_not_depend_on_the_limit,
+                c2_signal_between_two_events_stops_the_batch_there,
             }
             when_each {
                 e1_completion_order_with_indices,

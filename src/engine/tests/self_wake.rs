@@ -21,6 +21,13 @@ use core::task::{Context, Poll, Waker};
 
 extern crate std;
 
+/// Wakes `waker` on a scoped thread (where no engine runs), and waits for it.
+fn wake_from_another_thread(waker: &Waker) {
+    std::thread::scope(|scope| {
+        scope.spawn(|| waker.wake_by_ref());
+    });
+}
+
 /// Polls `batch` once with a counting waker: its output if it finished, and
 /// how many times the executor was woken.
 fn poll_once<F: Future>(batch: F) -> (Poll<F::Output>, usize) {
@@ -114,12 +121,7 @@ fn a_wake_from_another_thread_during_a_poll_takes_the_shared_path() {
         polls.set(polls.get() + 1);
         match polls.get() {
             1 => *parked.borrow_mut() = Some(cx.waker().clone()),
-            2 => {
-                let waker = cx.waker();
-                std::thread::scope(|scope| {
-                    scope.spawn(|| waker.wake_by_ref());
-                });
-            }
+            2 => wake_from_another_thread(cx.waker()),
             _ => return Poll::Ready(()),
         }
         Poll::Pending
@@ -154,12 +156,7 @@ fn a_wake_after_the_round_is_seen_by_the_last_look() {
         polls.set(polls.get() + 1);
         match polls.get() {
             1 => cx.waker().wake_by_ref(),
-            2 => {
-                let waker = cx.waker();
-                std::thread::scope(|scope| {
-                    scope.spawn(|| waker.wake_by_ref());
-                });
-            }
+            2 => wake_from_another_thread(cx.waker()),
             _ => return Poll::Ready(()),
         }
         Poll::Pending
