@@ -692,7 +692,7 @@ impl<F> Slots<F> {
                 return true;
             }
         }
-        while let Some(&mut (block, word, bits)) = rounds.taken.get_mut(rounds.pos) {
+        while let Some((block, word, bits)) = rounds.taken.get(rounds.pos) {
             rounds.pos += 1;
             if bits != 0 {
                 rounds.bits = bits;
