@@ -51,10 +51,33 @@
 //! bits in both. The same waker serves both paths, so waker identity (and
 //! `Waker::will_wake`) is unchanged.
 //!
+//! # Reference counts: atomic, and the engine's own thread's
+//!
+//! The engine and every cloned waker hold a reference to the allocation. A
+//! task that keeps its waker (most that wait on anything do) clones it in
+//! its first poll, on the engine's thread while the engine runs, and drops
+//! it there too when the batch cancels it. Counting those with atomic
+//! read-modify-writes on one shared counter cost S5 (a race of 10,000) and
+//! S7 (a cancel of 100,000) about a fifth of their time. So references are
+//! counted the way wakes are (`self_wake`): on the engine's own thread,
+//! while it runs, in `local_refs` with plain loads and stores; anywhere
+//! else, in `refs` with atomics (biased reference counting). A reference
+//! may be made on one side and given up on the other, so `local_refs` is a
+//! signed count and only the sum means anything: while the engine lives,
+//! it holds [`ENGINE_REFS`] on `refs`, far more than any count of wakers,
+//! so no waker can bring `refs` to zero; when it drops its set, it gives
+//! that up less `local_refs` in one subtraction, after which `refs` alone
+//! counts the wakers left, and the last of them frees the set. (The engine
+//! drops its tasks inside a run, so a task that drops its waker then counts
+//! locally too.)
+//!
 //! # Invariants
 //!
-//! 1. The allocation lives while `refs > 0`; the engine's [`ReadySet`] holds one
-//!    reference and every cloned waker holds one.
+//! 1. The allocation lives while a reference to it is counted: while the
+//!    engine lives, `refs + local_refs - ENGINE_REFS` (wrapping) is the number
+//!    of waker references, and `refs >= ENGINE_REFS - MAX_REFS`; after the
+//!    engine's drop, `refs` is. A reference is counted before it is handed
+//!    out and given up as its holder's last act.
 //! 2. The header's plain fields are written once, before the first waker
 //!    exists, and never again; `items[i]` is written (always with `i`) by
 //!    [`ReadySet::prepare`] before slot `i`'s first waker exists (an item is
@@ -71,6 +94,15 @@
 //!    rest of the allocation.
 //! 6. Invariant 3 holds for the local set too, trivially: its bits are set and
 //!    taken on one thread, never concurrently (`self_wake`, invariant 2).
+//! 7. `local_refs` is read and written with plain loads and stores, only on
+//!    the thread where the engine runs while it runs (`self_wake`, invariant
+//!    2), and by the engine's drop of the set, which no run overlaps. Only a
+//!    first block's set counts locally ([`counts_locally`]): its owner token
+//!    is its own address, which no other live allocation has, so "its owner
+//!    runs here" means this set's engine, alive, runs here now. A later
+//!    block's token is its first set's address, which a new engine may take
+//!    once that set is freed (`self_wake`, invariant 3): its wakers always
+//!    count in `refs`.
 
 use super::parent_waker::ParentWaker;
 use super::self_wake;
@@ -87,15 +119,26 @@ use core::task::{RawWaker, RawWakerVTable, Waker};
 pub(crate) const BITS: usize = usize::BITS as usize;
 /// Enough levels for `u32::MAX` slots even with 16-bit words.
 const MAX_LEVELS: usize = 8;
-/// Above this many references a clone panics instead of risking an overflow.
-const MAX_REFS: usize = isize::MAX as usize;
+/// What the engine holds on `refs` while it lives (invariant 1): so much
+/// that no wake or drop on another thread can bring the count to zero while
+/// the engine's own thread counts in `local_refs` (see "Reference counts").
+pub(crate) const ENGINE_REFS: usize = usize::MAX / 2 + 1;
+/// Above this many, a clone panics instead of risking an overflow: for
+/// `local_refs`, read as a signed count, and for the references counted in
+/// `refs` beyond [`ENGINE_REFS`]. Far more wakers than memory could hold: only
+/// a loop that clones and forgets could reach it.
+pub(crate) const MAX_REFS: usize = usize::MAX / 4;
 
 /// The largest block a ready set can track (wakers store a slot as a `u32`).
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
 
 struct Header {
-    /// Invariant 1.
+    /// Invariant 1: references counted with atomics.
     refs: AtomicUsize,
+    /// Invariant 1: references made and given up on the engine's own thread
+    /// while it runs (a signed count, wrapping): plain loads and stores,
+    /// never concurrent (invariant 7).
+    local_refs: AtomicUsize,
     /// The engine's own waker, woken when the set turns non-empty.
     parent: ParentWaker,
     /// Number of levels; level `levels - 1` is the single top word.
@@ -213,7 +256,8 @@ impl ReadySet {
         // SAFETY: so each write below is in bounds, aligned and unaliased.
         let tail = unsafe {
             base.cast::<Header>().as_ptr().write(Header {
-                refs: AtomicUsize::new(1),
+                refs: AtomicUsize::new(ENGINE_REFS),
+                local_refs: AtomicUsize::new(0),
                 parent: ParentWaker::new(),
                 levels,
                 level_start,
@@ -250,6 +294,36 @@ impl ReadySet {
             set.prepare(slot);
         }
         set
+    }
+
+    /// [`ReadySet::prepared`], as an engine's first set: its wakers count
+    /// on the engine's thread while it runs (see "Reference counts").
+    #[cfg(test)]
+    pub(crate) fn first_prepared(capacity: usize) -> Self {
+        let set = Self::with_tail(capacity, Layout::new::<()>(), Owner::This).0;
+        for slot in 0..capacity {
+            set.prepare(slot);
+        }
+        set
+    }
+
+    /// `(refs, local_refs)`, for tests.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let head = self.header();
+        (
+            head.refs.load(Ordering::SeqCst),
+            head.local_refs.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Sets `(refs, local_refs)`, for tests of the overflow checks: only
+    /// with no waker alive, and put back before the set is dropped.
+    #[cfg(test)]
+    pub(crate) fn set_counts(&self, (refs, local): (usize, usize)) {
+        let head = self.header();
+        head.refs.store(refs, Ordering::SeqCst);
+        head.local_refs.store(local, Ordering::SeqCst);
     }
 
     fn header(&self) -> &Header {
@@ -506,11 +580,38 @@ impl ReadySet {
 
 impl Drop for ReadySet {
     fn drop(&mut self) {
+        let head = self.header();
+        // Relaxed: written only by the engine's runs (invariant 7), which
+        // happened before this drop.
+        let local = head.local_refs.load(Ordering::Relaxed);
+        // What the engine gives up on `refs`: its own count, less the
+        // references counted locally (wrapping: a negative local count
+        // adds), so that `refs` alone counts the wakers left (invariant 1).
+        let ours = ENGINE_REFS.wrapping_sub(local);
+        // Acquire: see every write of the wakers whose drops brought `refs`
+        // down to that, before their memory goes.
+        if head.refs.load(Ordering::Acquire) == ours {
+            // No waker is left, and no new one can be made: a waker is
+            // cloned only from a live one, and the borrowed wakers of the
+            // engine's polls are gone (we have `&mut self`). So no wake can
+            // come, and the set is freed without the two read-modify-writes
+            // below — which a batch whose tasks keep no waker (most short
+            // batches) used to pay on every drop.
+            // SAFETY: the only reference, which we give up; nothing else
+            // can reach the allocation.
+            unsafe { free(self.header) };
+            return;
+        }
         // The engine is gone: a late wake must not wake (and keep alive) the
         // task that used to poll it.
-        self.header().parent.clear();
-        // SAFETY: this is the engine's reference (invariant 1).
-        unsafe { release(self.header) };
+        head.parent.clear();
+        // AcqRel: as in `release`.
+        if head.refs.fetch_sub(ours, Ordering::AcqRel) == ours {
+            // The last waker went in the meantime.
+            // SAFETY: no reference is left (invariant 1), and none can be
+            // made.
+            unsafe { free(self.header) };
+        }
     }
 }
 
@@ -631,6 +732,28 @@ unsafe fn resolve(item: *const ()) -> (NonNull<Header>, usize) {
 /// The caller owns one reference to the live allocation at `header` and gives
 /// it up.
 unsafe fn release(header: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the allocation alive.
+    if unsafe { counts_locally(header) } {
+        // SAFETY: as above.
+        let local = unsafe { &(*header.as_ptr()).local_refs };
+        // The engine is alive (invariant 7), so this is not the last
+        // reference: it frees the set, not us.
+        local.store(
+            local.load(Ordering::Relaxed).wrapping_sub(1),
+            Ordering::Relaxed,
+        );
+        return;
+    }
+    // SAFETY: per the contract.
+    unsafe { release_shared(header) }
+}
+
+/// [`release`] counting in `refs`: out of line, as [`clone_shared`].
+///
+/// # Safety
+/// As for [`release`].
+#[inline(never)]
+unsafe fn release_shared(header: NonNull<Header>) {
     // SAFETY: the caller's reference keeps it alive until this decrement.
     let refs = unsafe { &(*header.as_ptr()).refs };
     // AcqRel: the last owner must see every other owner's writes before it frees.
@@ -638,6 +761,13 @@ unsafe fn release(header: NonNull<Header>) {
         return;
     }
     // SAFETY: we held the last reference: nobody else can reach the allocation.
+    unsafe { free(header) }
+}
+
+/// # Safety
+/// No reference to the allocation at `header` is left, and none can be made.
+unsafe fn free(header: NonNull<Header>) {
+    // SAFETY: per the contract, nobody else reaches the allocation.
     unsafe {
         let layout = (*header.as_ptr()).layout;
         let words = words_ptr(header).cast_mut();
@@ -692,13 +822,45 @@ unsafe fn waker_clone(item: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned holds (or borrows) a reference.
     let (header, _) = unsafe { resolve(item) };
     // SAFETY: as above: the allocation is live.
+    if unsafe { counts_locally(header) } {
+        // SAFETY: as above.
+        let local = unsafe { &(*header.as_ptr()).local_refs };
+        // Invariant 7: only this thread, only now: no read-modify-write.
+        let count = local.load(Ordering::Relaxed).wrapping_add(1);
+        if count as isize <= MAX_REFS as isize {
+            local.store(count, Ordering::Relaxed);
+            return RawWaker::new(item, &VTABLE);
+        }
+        too_many_clones();
+    }
+    // SAFETY: as above.
+    unsafe { clone_shared(item, header) }
+}
+
+/// [`waker_clone`] counting in `refs`: out of line, so that the clone
+/// counted locally saves no registers for it.
+///
+/// # Safety
+/// As for [`waker_clone`]; `header` is the set `item` resolves to.
+#[inline(never)]
+unsafe fn clone_shared(item: *const (), header: NonNull<Header>) -> RawWaker {
+    // SAFETY: the waker being cloned keeps the allocation alive.
     let refs = unsafe { &(*header.as_ptr()).refs };
-    // Relaxed: a new reference is made from an existing one; nothing to publish.
-    if refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+    // Relaxed: a new reference is made from an existing one; nothing to
+    // publish.
+    if refs.fetch_add(1, Ordering::Relaxed) > usize::MAX - MAX_REFS {
         refs.fetch_sub(1, Ordering::Relaxed);
-        panic!("fanout: too many clones of one task's waker");
+        too_many_clones();
     }
     RawWaker::new(item, &VTABLE)
+}
+
+/// Out of line, so that a clone saves no registers for a panic that never
+/// comes.
+#[cold]
+#[inline(never)]
+fn too_many_clones() -> ! {
+    panic!("fanout: too many clones of one task's waker")
 }
 
 /// # Safety
@@ -731,6 +893,21 @@ unsafe fn waker_wake_by_ref(item: *const ()) {
     ) {
         head.parent.wake();
     }
+}
+
+/// Whether a waker of the set at `header`, cloned or dropped now on this
+/// thread, counts in `local_refs` (invariant 7): the set is its engine's
+/// first, and that engine is running here.
+///
+/// # Safety
+/// `header` must be the base of a live ready-set allocation.
+#[inline(always)]
+unsafe fn counts_locally(header: NonNull<Header>) -> bool {
+    // A first set's owner token is its own address, and no other live
+    // allocation has that address: so "the engine running here is named
+    // by this address" says both that this is a first set and that its
+    // engine runs here, with no load from the header.
+    self_wake::is_running(header.as_ptr() as usize)
 }
 
 /// # Safety

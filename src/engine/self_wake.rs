@@ -20,7 +20,10 @@
 //! `Waker::will_wake` keeps working for tasks that cache their waker, and a
 //! poll costs nothing extra: the cell is written a few times per run of the
 //! engine ([`Running::enter`], its drop, [`now_running`]), never per task;
-//! what every wake pays is one thread-local read and a comparison.
+//! what every wake pays is one thread-local read and a comparison. The same
+//! test decides how a clone or a drop of a waker is counted (`ready`,
+//! "Reference counts"): on this thread during a run, with plain loads and
+//! stores.
 //!
 //! # Invariants
 //!
@@ -102,6 +105,12 @@ mod cell {
                 .try_with(|cell| cell.get() == owner)
                 .unwrap_or(false)
     }
+
+    /// The token of the engine running on this thread now, or 0.
+    #[cfg(test)]
+    pub(crate) fn current() -> usize {
+        RUNNING.try_with(Cell::get).unwrap_or(0)
+    }
 }
 
 #[cfg(not(all(feature = "std", not(fanout_loom))))]
@@ -126,6 +135,13 @@ mod cell {
     pub(crate) fn is_running(_owner: usize) -> bool {
         false
     }
+
+    #[cfg(test)]
+    pub(crate) fn current() -> usize {
+        0
+    }
 }
 
+#[cfg(test)]
+pub(crate) use cell::current;
 pub(crate) use cell::{is_running, now_running, Running};

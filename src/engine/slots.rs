@@ -24,6 +24,7 @@
 //! one pass over the blocks, not over the slots: a free slot owns nothing.
 
 use super::ready::{Owner, ReadySet, BITS, MAX_CAPACITY};
+use super::self_wake::Running;
 use super::snapshot::Snapshot;
 use alloc::vec::Vec;
 use core::alloc::Layout;
@@ -241,6 +242,18 @@ pub(crate) struct Slots<F> {
     dropped: usize,
     /// Where [`Slots::take_dropped`] resumes its scan: `(block, slot)`.
     scan: (usize, usize),
+}
+
+impl<F> Drop for Slots<F> {
+    /// The tasks go first, each dropped in place, during a run of the
+    /// engine (`self_wake`): a task that drops its waker then gives up a
+    /// reference counted on this thread, with no atomic (`ready`,
+    /// "Reference counts"), as it would in a cancel. The blocks' ready sets
+    /// are dropped after the run has ended, by the fields' drop.
+    fn drop(&mut self) {
+        let _running = Running::enter(self.owner());
+        self.drop_all();
+    }
 }
 
 /// The round in progress: a snapshot of every block's ready set, taken at

@@ -23,6 +23,10 @@ mod threads;
 /// Wakes on the engine's own thread while it runs (`self_wake`).
 mod self_wake;
 
+/// References to a ready set, counted on the engine's thread while it runs
+/// or with atomics elsewhere (`ready`, "Reference counts").
+mod refs;
+
 /// Sizes that cover one, two and three levels of the bit set (with 64-bit
 /// words) but stay quick under Miri.
 #[cfg(not(miri))]
