@@ -886,11 +886,24 @@ unsafe fn waker_wake_by_ref(item: *const ()) {
         // local set, which it looks at before it waits, is enough.
         // SAFETY: as above.
         head.mark::<true>(unsafe { set_ptr::<true>(header) }, slot);
-    } else if head.mark::<false>(
+    } else {
         // SAFETY: as above.
-        unsafe { set_ptr::<false>(header) },
-        slot,
-    ) {
+        unsafe { wake_shared(header, slot) };
+    }
+}
+
+/// [`waker_wake_by_ref`] on the shared set: out of line, so that the note
+/// of a wake on the engine's own thread saves no registers for it.
+///
+/// # Safety
+/// As for [`waker_wake_by_ref`]; `header` and `slot` are what its item
+/// resolves to.
+#[inline(never)]
+unsafe fn wake_shared(header: NonNull<Header>, slot: usize) {
+    // SAFETY: the waker holds (or borrows) a reference, so the set is live.
+    let head = unsafe { header.as_ref() };
+    // SAFETY: as above.
+    if head.mark::<false>(unsafe { set_ptr::<false>(header) }, slot) {
         head.parent.wake();
     }
 }
