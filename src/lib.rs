@@ -166,9 +166,13 @@
 //!   a batch runs, a thread-local names it, and a wake of one of its tasks on
 //!   that thread (a task waking itself or a sibling during its poll) is a plain
 //!   note in the batch's memory: no atomic read-modify-write and no wake of
-//!   the executor. Without `std` every wake takes the atomic path, which is
-//!   correct everywhere and a little slower for self-waking tasks. The error
-//!   types implement `core::error::Error` either way.
+//!   the executor. Clones and drops of a task's waker there (a task parking
+//!   its waker in its first poll, then dropped by a cancel or with the
+//!   batch) are counted the same way, with plain loads and stores; the
+//!   batch folds that count into its atomic one when it drops. Without
+//!   `std` every wake, clone and drop takes the atomic path, which is
+//!   correct everywhere and a little slower. The error types implement
+//!   `core::error::Error` either way.
 //! - `portable-atomic`: take every atomic and `Arc` from
 //!   [`portable-atomic`](https://docs.rs/portable-atomic) and
 //!   [`portable-atomic-util`](https://docs.rs/portable-atomic-util) instead of
