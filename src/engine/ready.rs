@@ -123,10 +123,12 @@ const MAX_LEVELS: usize = 8;
 /// that no wake or drop on another thread can bring the count to zero while
 /// the engine's own thread counts in `local_refs` (see "Reference counts").
 pub(crate) const ENGINE_REFS: usize = usize::MAX / 2 + 1;
-/// Above this many, a clone panics instead of risking an overflow: for
-/// `local_refs`, read as a signed count, and for the references counted in
-/// `refs` beyond [`ENGINE_REFS`]. Far more wakers than memory could hold: only
-/// a loop that clones and forgets could reach it.
+/// The limit of both counts: a clone panics instead of taking `local_refs`
+/// (read as a signed count) above this, or `refs` above `usize::MAX -
+/// MAX_REFS` (about three quarters of its range, engine's count included).
+/// Far more wakers than memory could hold (`usize::MAX / 4` is 16,383 on a
+/// 16-bit target, where a waker takes 4 bytes): only a loop that clones and
+/// forgets could reach it.
 pub(crate) const MAX_REFS: usize = usize::MAX / 4;
 
 /// The largest block a ready set can track (wakers store a slot as a `u32`).
@@ -580,6 +582,14 @@ impl ReadySet {
 
 impl Drop for ReadySet {
     fn drop(&mut self) {
+        // Never inside a run of its own engine (`Slots`'s drop ends its run
+        // before the blocks go): a clone counted locally after the fold
+        // below would be counted nowhere.
+        // SAFETY: the engine's reference keeps the allocation alive.
+        debug_assert!(
+            !unsafe { counts_locally(self.header) },
+            "fanout: a ready set dropped inside its engine's run"
+        );
         let head = self.header();
         // Relaxed: written only by the engine's runs (invariant 7), which
         // happened before this drop.

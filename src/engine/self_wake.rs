@@ -20,10 +20,11 @@
 //! `Waker::will_wake` keeps working for tasks that cache their waker, and a
 //! poll costs nothing extra: the cell is written a few times per run of the
 //! engine ([`Running::enter`], its drop, [`now_running`]), never per task;
-//! what every wake pays is one thread-local read and a comparison. The same
-//! test decides how a clone or a drop of a waker is counted (`ready`,
-//! "Reference counts"): on this thread during a run, with plain loads and
-//! stores.
+//! what every wake pays is one thread-local read and a comparison. Clones
+//! and drops of a waker use the cell too (`ready`, "Reference counts"), with
+//! a narrower test: the cell must name the waker's own set, so only a first
+//! block's wakers are counted on this thread, while every block's wakes are
+//! noted here.
 //!
 //! # Invariants
 //!
@@ -33,8 +34,10 @@
 //!    lives, and the first set lives at least as long as the engine, so no
 //!    two live engines share a token — whether or not the
 //!    engine itself moves between runs (an `Unpin` batch may). [`Running`]
-//!    sets it for the length of a run (and [`now_running`] once the first
-//!    set exists, during the run that makes it), and puts the previous value
+//!    sets it for the length of a run — a poll of the engine, or the drop
+//!    of its tasks when the batch is dropped (`Slots`'s drop) — (and
+//!    [`now_running`] once the first set exists, during the run that makes
+//!    it), and puts the previous value
 //!    back when the run ends, even by unwinding: so a nested batch (a task
 //!    that is itself a batch) has its own token during its run, and its
 //!    parent's is back after.

@@ -251,6 +251,12 @@ impl<F> Drop for Slots<F> {
     /// "Reference counts"), as it would in a cancel. The blocks' ready sets
     /// are dropped after the run has ended, by the fields' drop.
     fn drop(&mut self) {
+        if self.first.is_none() {
+            // No block, no task: nothing to drop in a run.
+            return;
+        }
+        // The run must end before the fields drop: a ready set is never
+        // dropped inside its engine's run (see its `Drop`).
         let _running = Running::enter(self.owner());
         self.drop_all();
     }

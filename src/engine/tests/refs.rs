@@ -10,8 +10,9 @@ use super::super::self_wake::{self, Running};
 use super::counting_waker;
 use alloc::rc::Rc;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::alloc::Layout;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 use core::future::Future;
 use core::panic::AssertUnwindSafe;
 use core::pin::{pin, Pin};
@@ -186,4 +187,122 @@ fn a_dropped_batch_drops_its_tasks_in_a_run() {
     // no atomic at either end.
     assert_eq!(dropped_in_a_run.get(), if LOCAL { 3 } else { 0 });
     assert_eq!(self_wake::current(), 0, "the run ended with the drop");
+}
+
+/// What a task does with its waker when it is dropped.
+#[derive(Clone, Copy, Debug)]
+enum OnDrop {
+    /// Keeps a clone of it.
+    Keep,
+    /// Wakes it by value.
+    Wake,
+    /// Wakes it, then keeps it.
+    WakeThenKeep,
+}
+
+/// A task that parks a clone of its waker, and does `on_drop` with it when
+/// dropped, keeping wakers in `kept`.
+struct ParksItsWaker {
+    waker: Option<Waker>,
+    on_drop: OnDrop,
+    kept: Rc<RefCell<Vec<Waker>>>,
+}
+
+impl Future for ParksItsWaker {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for ParksItsWaker {
+    fn drop(&mut self) {
+        let Some(waker) = self.waker.take() else {
+            return;
+        };
+        match self.on_drop {
+            OnDrop::Keep => self.kept.borrow_mut().push(waker.clone()),
+            OnDrop::Wake => waker.wake(),
+            OnDrop::WakeThenKeep => {
+                waker.wake_by_ref();
+                self.kept.borrow_mut().push(waker);
+            }
+        }
+    }
+}
+
+#[test]
+fn wakers_kept_by_dropped_tasks_outlive_the_batch_anywhere() {
+    // Clones made in the drop of the batch (its run) outlive it: the batch
+    // folds them into the shared count, and the last of them frees the set,
+    // whether it is dropped here, on another thread, or inside another
+    // batch's run.
+    for on_drop in [OnDrop::Keep, OnDrop::Wake, OnDrop::WakeThenKeep] {
+        let kept: Rc<RefCell<Vec<Waker>>> = Rc::default();
+        {
+            let tasks = (0..6).map(|_| ParksItsWaker {
+                waker: None,
+                on_drop,
+                kept: kept.clone(),
+            });
+            let mut batch = pin!(crate::join_all(tasks));
+            let (_, waker) = counting_waker();
+            let polled = batch.as_mut().poll(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending());
+        }
+        let mut kept = kept.take();
+        let want = match on_drop {
+            OnDrop::Wake => 0,
+            _ => 6,
+        };
+        assert_eq!(kept.len(), want, "{on_drop:?}");
+        let elsewhere = kept.split_off(kept.len() / 2);
+        let inside = kept.split_off(kept.len() / 2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for waker in elsewhere {
+                    waker.wake();
+                }
+            });
+        });
+        {
+            // Dropped while another batch runs on this thread: not its
+            // engine, so counted with atomics.
+            let other = ReadySet::first_prepared(1);
+            let _run = Running::enter(other.owner());
+            drop(inside);
+        }
+        drop(kept);
+    }
+}
+
+#[test]
+fn nested_batches_count_each_others_wakers_right() {
+    // Each inner batch registers the outer slot's waker as its parent (a
+    // clone made in the outer run) and its tasks park theirs (clones made in
+    // the inner runs); dropping the outer batch drops the inner ones inside
+    // its run. Every set is freed exactly once (Miri).
+    let kept: Rc<RefCell<Vec<Waker>>> = Rc::default();
+    {
+        let inner = (0..3).map(|_| {
+            crate::join_all((0..4).map(|_| ParksItsWaker {
+                waker: None,
+                on_drop: OnDrop::Keep,
+                kept: kept.clone(),
+            }))
+        });
+        let mut outer = pin!(crate::join_all(inner));
+        let (_, waker) = counting_waker();
+        assert!(outer
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    let kept = kept.take();
+    assert_eq!(kept.len(), 12);
+    std::thread::scope(|scope| {
+        scope.spawn(move || drop(kept));
+    });
 }

@@ -165,3 +165,38 @@ fn late_wakes_race_the_drop_of_the_batch() {
     drop(parent);
     assert_eq!(Arc::strong_count(&parent_count), 1);
 }
+
+/// The engine's drop of its set (which folds the count of its own thread
+/// into the shared one) races another thread that wakes and drops wakers
+/// cloned on the engine's thread during a run (counted there, given up
+/// here with atomics), while a third reference was made outside the run and
+/// given up in it (a local count of -1). In every interleaving Miri tries,
+/// the set is freed once, by whichever side goes last — no leak, no use
+/// after free. (loom cannot see this: without thread-locals no reference is
+/// ever counted locally.)
+#[test]
+fn the_drop_of_the_set_races_wakers_counted_on_its_thread() {
+    use super::super::self_wake::Running;
+    let (parent_count, parent) = counting_waker();
+    let set = ReadySet::first_prepared(2);
+    set.register(&parent);
+    let (first, second) = {
+        let _run = Running::enter(set.owner());
+        (set.waker(0).clone(), set.waker(1).clone())
+    };
+    let outside = set.waker(1).clone();
+    {
+        let _run = Running::enter(set.owner());
+        drop(outside);
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            first.wake_by_ref();
+            drop(first);
+            second.wake();
+        });
+        drop(set);
+    });
+    drop(parent);
+    assert_eq!(Arc::strong_count(&parent_count), 1);
+}
