@@ -690,6 +690,14 @@ impl<F: Future> Core<F> {
             self.canceled = self.slots.running() > 0 || cut_source;
             self.source_done = true;
             self.phase = Phase::Canceling;
+            // The tasks are dropped as in a run of the engine, as they are
+            // when the batch is dropped: a face may cancel between two polls
+            // (`first_ok` once it has a winner), and a task that drops its
+            // waker then gives up a reference counted on this thread, with no
+            // atomic (`ready`, "Reference counts"). A wake a task's drop makes
+            // is then a note, which nothing needs: the batch reports its
+            // cancel next, and never waits again.
+            let _running = Running::enter(self.slots.owner());
             if self.each_cancel {
                 self.slots.drop_running();
             } else {

@@ -306,3 +306,42 @@ fn nested_batches_count_each_others_wakers_right() {
         scope.spawn(move || drop(kept));
     });
 }
+
+/// A racer that wins on its first poll, or parks a clone of its waker and
+/// notes, when dropped, whether an engine was running on this thread.
+struct Racer {
+    wins: bool,
+    parked: KeepsItsWaker,
+}
+
+impl Future for Racer {
+    type Output = Result<u32, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.wins {
+            return Poll::Ready(Ok(7));
+        }
+        Pin::new(&mut self.parked).poll(cx).map(|()| Ok(0))
+    }
+}
+
+#[test]
+fn a_cancel_between_two_polls_drops_the_tasks_in_a_run() {
+    // `first_ok` cancels the losers as soon as it has a winner, from its own
+    // poll, between two polls of the engine: they are dropped as in a run
+    // all the same, so their wakers are given up without atomics.
+    let dropped_in_a_run = Rc::new(Cell::new(0));
+    let racers = (0..4).map(|i| Racer {
+        wins: i == 3,
+        parked: KeepsItsWaker {
+            waker: None,
+            dropped_in_a_run: dropped_in_a_run.clone(),
+        },
+    });
+    let mut race = pin!(crate::first_ok(racers));
+    let (_, waker) = counting_waker();
+    let won = race.as_mut().poll(&mut Context::from_waker(&waker));
+    assert_eq!(won, Poll::Ready(Ok((3, 7))));
+    // The winner too was dropped as it finished, inside the run.
+    assert_eq!(dropped_in_a_run.get(), if LOCAL { 4 } else { 0 });
+}
