@@ -585,9 +585,8 @@ impl Drop for ReadySet {
         // Never inside a run of its own engine (`Slots`'s drop ends its run
         // before the blocks go): a clone counted locally after the fold
         // below would be counted nowhere.
-        // SAFETY: the engine's reference keeps the allocation alive.
         debug_assert!(
-            !unsafe { counts_locally(self.header) },
+            !counts_locally(self_wake::current(), self.header),
             "fanout: a ready set dropped inside its engine's run"
         );
         let head = self.header();
@@ -736,14 +735,14 @@ unsafe fn resolve(item: *const ()) -> (NonNull<Header>, usize) {
     )
 }
 
-/// Drops one reference; the last one frees the allocation.
+/// Drops one reference; the last one frees the allocation. `running` is
+/// this thread's [`self_wake::current`].
 ///
 /// # Safety
 /// The caller owns one reference to the live allocation at `header` and gives
 /// it up.
-unsafe fn release(header: NonNull<Header>) {
-    // SAFETY: the caller's reference keeps the allocation alive.
-    if unsafe { counts_locally(header) } {
+unsafe fn release(running: usize, header: NonNull<Header>) {
+    if counts_locally(running, header) {
         // SAFETY: as above.
         let local = unsafe { &(*header.as_ptr()).local_refs };
         // The engine is alive (invariant 7), so this is not the last
@@ -829,10 +828,11 @@ static VTABLE: RawWakerVTable =
 /// # Safety
 /// `item` is a slot waker's data pointer (see [`resolve`]).
 unsafe fn waker_clone(item: *const ()) -> RawWaker {
+    // First: see `self_wake::current`.
+    let running = self_wake::current();
     // SAFETY: the waker being cloned holds (or borrows) a reference.
     let (header, _) = unsafe { resolve(item) };
-    // SAFETY: as above: the allocation is live.
-    if unsafe { counts_locally(header) } {
+    if counts_locally(running, header) {
         // SAFETY: as above.
         let local = unsafe { &(*header.as_ptr()).local_refs };
         // Invariant 7: only this thread, only now: no read-modify-write.
@@ -841,19 +841,26 @@ unsafe fn waker_clone(item: *const ()) -> RawWaker {
             local.store(count, Ordering::Relaxed);
             return RawWaker::new(item, &VTABLE);
         }
-        too_many_clones();
     }
     // SAFETY: as above.
-    unsafe { clone_shared(item, header) }
+    unsafe { clone_shared(item) }
 }
 
-/// [`waker_clone`] counting in `refs`: out of line, so that the clone
-/// counted locally saves no registers for it.
+/// [`waker_clone`] counting in `refs` (or refusing a local count past its
+/// limit): out of line, and given only `item`, so that the clone counted
+/// locally is a leaf that saves no registers.
 ///
 /// # Safety
-/// As for [`waker_clone`]; `header` is the set `item` resolves to.
+/// As for [`waker_clone`].
 #[inline(never)]
-unsafe fn clone_shared(item: *const (), header: NonNull<Header>) -> RawWaker {
+unsafe fn clone_shared(item: *const ()) -> RawWaker {
+    let running = self_wake::current();
+    // SAFETY: the waker being cloned holds (or borrows) a reference.
+    let (header, _) = unsafe { resolve(item) };
+    if counts_locally(running, header) {
+        // The local count is at its limit (`waker_clone`).
+        too_many_clones();
+    }
     // SAFETY: the waker being cloned keeps the allocation alive.
     let refs = unsafe { &(*header.as_ptr()).refs };
     // Relaxed: a new reference is made from an existing one; nothing to
@@ -886,11 +893,15 @@ unsafe fn waker_wake(item: *const ()) {
 /// # Safety
 /// `item` is a slot waker's data pointer.
 unsafe fn waker_wake_by_ref(item: *const ()) {
+    // First: see `self_wake::current`.
+    let running = self_wake::current();
     // SAFETY: the waker holds (or borrows) a reference, so the set is live.
     let (header, slot) = unsafe { resolve(item) };
     // SAFETY: as above.
     let head = unsafe { header.as_ref() };
-    if self_wake::is_running(head.owner) {
+    // (`running` is 0 when no engine runs here, and so is the owner of a
+    // set that has none.)
+    if running != 0 && running == head.owner {
         // The engine that owns this set is running on this thread, right now
         // (this is a task it polls waking itself or a sibling): a note in the
         // local set, which it looks at before it waits, is enough.
@@ -920,25 +931,26 @@ unsafe fn wake_shared(header: NonNull<Header>, slot: usize) {
 
 /// Whether a waker of the set at `header`, cloned or dropped now on this
 /// thread, counts in `local_refs` (invariant 7): the set is its engine's
-/// first, and that engine is running here.
-///
-/// # Safety
-/// `header` must be the base of a live ready-set allocation.
+/// first, and that engine is running here. `running` is this thread's
+/// [`self_wake::current`], read first by the caller.
 #[inline(always)]
-unsafe fn counts_locally(header: NonNull<Header>) -> bool {
+fn counts_locally(running: usize, header: NonNull<Header>) -> bool {
     // A first set's owner token is its own address, and no other live
     // allocation has that address: so "the engine running here is named
     // by this address" says both that this is a first set and that its
-    // engine runs here, with no load from the header.
-    self_wake::is_running(header.as_ptr() as usize)
+    // engine runs here, with no load from the header. (An address is never
+    // 0, the token of no engine.)
+    running == header.as_ptr() as usize
 }
 
 /// # Safety
 /// `item` is an owned slot waker's data pointer.
 unsafe fn waker_drop(item: *const ()) {
+    // First: see `self_wake::current`.
+    let running = self_wake::current();
     // SAFETY: per the contract.
     unsafe {
         let (header, _) = resolve(item);
-        release(header);
+        release(running, header);
     }
 }

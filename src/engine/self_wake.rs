@@ -100,8 +100,9 @@ mod cell {
         let _ = RUNNING.try_with(|cell| cell.set(owner));
     }
 
-    /// Whether the engine `owner` is running on this thread now.
-    #[inline(always)]
+    /// Whether the engine `owner` is running on this thread now (tests; the
+    /// engine's hot paths compare [`current`] themselves).
+    #[cfg(test)]
     pub(crate) fn is_running(owner: usize) -> bool {
         owner != 0
             && RUNNING
@@ -109,8 +110,11 @@ mod cell {
                 .unwrap_or(false)
     }
 
-    /// The token of the engine running on this thread now, or 0.
-    #[cfg(test)]
+    /// The token of the engine running on this thread now, or 0. A hot
+    /// path reads it before anything else: from a library the access may
+    /// compile as a call (the linker relaxes it later), and values computed
+    /// before it would have to be saved across that call.
+    #[inline(always)]
     pub(crate) fn current() -> usize {
         RUNNING.try_with(Cell::get).unwrap_or(0)
     }
@@ -134,17 +138,17 @@ mod cell {
     #[inline(always)]
     pub(crate) fn now_running(_owner: usize) {}
 
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn is_running(_owner: usize) -> bool {
         false
     }
 
-    #[cfg(test)]
+    #[inline(always)]
     pub(crate) fn current() -> usize {
         0
     }
 }
 
 #[cfg(test)]
-pub(crate) use cell::current;
-pub(crate) use cell::{is_running, now_running, Running};
+pub(crate) use cell::is_running;
+pub(crate) use cell::{current, now_running, Running};
