@@ -395,16 +395,37 @@ impl<S: Source, C: Signal> Engine<S, C> {
     /// costs no call and no trip through `Poll<Option<Event>>`. Between two
     /// events the engine does exactly what a new call would (the cancel check,
     /// the signal), so the two ways of driving a batch behave the same.
-    pub(crate) fn poll_drive<K>(
-        self: Pin<&mut Self>,
+    pub(crate) fn poll_drive<K>(self: Pin<&mut Self>, cx: &mut Context<'_>, sink: K) -> Poll<Drive>
+    where
+        K: FnMut(Event<<S::Task as Future>::Output>) -> ControlFlow<()>,
+    {
+        let this = self.project();
+        this.core.drive(this.source, this.signal, cx, sink)
+    }
+}
+
+impl<F: Future> Core<F> {
+    /// The body of [`Engine::poll_drive`]. A method of `Core` taking the
+    /// pinned source and signal apart: `&mut Core` is then a function
+    /// argument, which the compiler may assume nothing else touches while
+    /// the function runs — so the counters it keeps (`room`, `pulled`,
+    /// `running`, ...) stay in registers across a task's poll, an opaque
+    /// call. Reached through the engine's `Pin<&mut Self>` (the engine is
+    /// `!Unpin`), every field was loaded again after each poll.
+    #[inline(always)]
+    fn drive<S, C, K>(
+        &mut self,
+        mut source: Pin<&mut S>,
+        mut signal: Pin<&mut C>,
         cx: &mut Context<'_>,
         mut sink: K,
     ) -> Poll<Drive>
     where
-        K: FnMut(Event<<S::Task as Future>::Output>) -> ControlFlow<()>,
+        S: Source<Task = F>,
+        C: Signal,
+        K: FnMut(Event<F::Output>) -> ControlFlow<()>,
     {
-        let mut this = self.project();
-        let core = &mut *this.core;
+        let core = self;
         // While this run lasts, a wake of one of our tasks on this thread is
         // only a note in a local bit set (see `self_wake`).
         let running = Running::enter(core.slots.owner());
@@ -434,8 +455,8 @@ impl<S: Source, C: Signal> Engine<S, C> {
                 if sink($event).is_break() {
                     return Poll::Ready(Drive::Stopped);
                 }
-                if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
-                    core.cancel(this.source.size_hint().1 == Some(0));
+                if !core.stopping && signal.as_mut().poll(cx).is_ready() {
+                    core.cancel(source.size_hint().1 == Some(0));
                     continue $drive;
                 }
             };
@@ -468,8 +489,8 @@ impl<S: Source, C: Signal> Engine<S, C> {
                         }
                         Phase::Done => return Poll::Ready(Drive::Finished),
                     }
-                    if !core.stopping && this.signal.as_mut().poll(cx).is_ready() {
-                        core.cancel(this.source.size_hint().1 == Some(0));
+                    if !core.stopping && signal.as_mut().poll(cx).is_ready() {
+                        core.cancel(source.size_hint().1 == Some(0));
                         continue;
                     }
                     break;
@@ -501,9 +522,9 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                     && !core.source_done
                                     && !core.source_parked
                                 {
-                                    match this.source.as_mut().poll_next_task(cx) {
+                                    match source.as_mut().poll_next_task(cx) {
                                         Poll::Ready(Some(task)) => {
-                                            let id = core.admit(task, this.source.as_ref());
+                                            let id = core.admit(task, source.as_ref());
                                             core.slots.queue(id);
                                         }
                                         Poll::Ready(None) => core.source_done = true,
@@ -543,7 +564,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                         break;
                                     }
                                 }
-                                match this.source.as_mut().poll_next_task(cx) {
+                                match source.as_mut().poll_next_task(cx) {
                                     Poll::Ready(Some(task)) => {
                                         core.room -= 1;
                                         quota -= 1;
@@ -552,7 +573,7 @@ impl<S: Source, C: Signal> Engine<S, C> {
                                         // (A grow here, which raises the budget,
                                         // ends the stretch: see `Core::grow`.)
                                         if let Polled::Ready(index, output) =
-                                            core.start(task, this.source.as_ref())
+                                            core.start(task, source.as_ref())
                                         {
                                             // Handed to the sink right here, so
                                             // that a batch of instantly ready
