@@ -705,11 +705,23 @@ impl<F> Slots<F> {
     #[inline]
     fn next_word(&self, rounds: &mut Rounds) -> bool {
         if !rounds.started {
-            self.take_round(rounds);
-            if rounds.bits != 0 {
-                // A batch of one word: its round is that word.
-                return true;
+            rounds.started = true;
+            if self.capacity <= BITS && self.more.is_empty() {
+                // One block of one word (a small batch): both of its bit
+                // sets are a single word each, and their union is the
+                // round, already in slot order. Taken right here, with no
+                // call and no snapshot: the snapshot stays empty, since
+                // only a batch of more than one word fills it, and a batch
+                // never goes back to one word (blocks are never removed).
+                debug_assert!(rounds.taken.is_empty());
+                if let Some(first) = &self.first {
+                    rounds.bits = first.ready.take_only_word();
+                    rounds.block = 0;
+                    rounds.base = 0;
+                }
+                return rounds.bits != 0;
             }
+            self.take_round(rounds);
         }
         while let Some((block, word, bits)) = rounds.taken.get(rounds.pos) {
             rounds.pos += 1;
@@ -723,45 +735,31 @@ impl<F> Slots<F> {
         false
     }
 
-    /// Starts a round: see [`Slots::next_woken`]. Out of line, so that the
-    /// walk through a round stays small where it is inlined.
+    /// Starts the round of a batch of more than one word: see
+    /// [`Slots::next_woken`]. Out of line, so that the walk through a round
+    /// stays small where it is inlined.
     #[inline(never)]
     fn take_round(&self, rounds: &mut Rounds) {
         rounds.pos = 0;
-        rounds.started = true;
-        if self.capacity <= BITS && self.more.is_empty() {
-            // One block of one word (a small batch): both of its bit sets
-            // are a single word each, and their union is the round, already
-            // in slot order. No snapshot.
-            rounds.taken.start(0);
-            if let Some(first) = &self.first {
-                rounds.bits = first.ready.take_only_word();
-                rounds.block = 0;
-                rounds.base = 0;
-            }
-            return;
+        // At most one entry per leaf word of each bit set (two in the rare
+        // round that has a word in both, before they are merged): one
+        // allocation for the batch (one more per added block, and at most
+        // one regrowth for such rounds), however many rounds it runs, and
+        // none for a batch small enough to fit the snapshot inline.
+        rounds
+            .taken
+            .start(self.capacity.div_ceil(BITS) + self.block_count());
+        let mut unsorted = false;
+        for block in 0..self.block_count() {
+            let ready = &self.block(block).ready;
+            unsorted |= ready.take_round(block as u32, &mut rounds.taken);
         }
-        {
-            // At most one entry per leaf word of each bit set (two in the rare
-            // round that has a word in both, before they are merged): one
-            // allocation for the batch (one more per added block, and at most
-            // one regrowth for such rounds), however many rounds it runs, and
-            // none for a batch small enough to fit the snapshot inline.
-            rounds
-                .taken
-                .start(self.capacity.div_ceil(BITS) + self.block_count());
-            let mut unsorted = false;
-            for block in 0..self.block_count() {
-                let ready = &self.block(block).ready;
-                unsorted |= ready.take_round(block as u32, &mut rounds.taken);
-            }
-            if unsorted {
-                // A block had slots in both of its bit sets: two runs of
-                // entries, each in slot order. One run, one entry per leaf
-                // word, so that the walk is in slot order and no slot is
-                // polled twice in a round.
-                rounds.taken.sort_and_merge();
-            }
+        if unsorted {
+            // A block had slots in both of its bit sets: two runs of
+            // entries, each in slot order. One run, one entry per leaf
+            // word, so that the walk is in slot order and no slot is
+            // polled twice in a round.
+            rounds.taken.sort_and_merge();
         }
     }
 }

@@ -47,6 +47,15 @@ impl Snapshot {
         self.bound = bound;
     }
 
+    /// Whether the snapshot holds no entry.
+    pub(crate) fn is_empty(&self) -> bool {
+        if self.spilled {
+            self.heap.is_empty()
+        } else {
+            self.len == 0
+        }
+    }
+
     /// Adds an entry at the end.
     #[inline]
     pub(crate) fn push(&mut self, entry: Entry) {
