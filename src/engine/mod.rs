@@ -406,12 +406,15 @@ impl<S: Source, C: Signal> Engine<S, C> {
 
 impl<F: Future> Core<F> {
     /// The body of [`Engine::poll_drive`]. A method of `Core` taking the
-    /// pinned source and signal apart: `&mut Core` is then a function
+    /// pinned source and signal apart, so that `&mut Core` is a function
     /// argument, which the compiler may assume nothing else touches while
-    /// the function runs — so the counters it keeps (`room`, `pulled`,
-    /// `running`, ...) stay in registers across a task's poll, an opaque
-    /// call. Reached through the engine's `Pin<&mut Self>` (the engine is
-    /// `!Unpin`), every field was loaded again after each poll.
+    /// the function runs. It then keeps the counters (`room`, `pulled`,
+    /// `running`, ...) in registers across a task's poll, an opaque call;
+    /// with the same loop reached through the engine's `Pin<&mut Self>`,
+    /// it reloaded them after each poll (a race of 10,000 tasks, and
+    /// 10,000 driven wakes, ran 6% faster for this alone). A `Core` that is
+    /// `!Unpin` (a task output that is, through `parked`) carries no such
+    /// promise even so: still correct, only not as fast.
     #[inline(always)]
     fn drive<S, C, K>(
         &mut self,

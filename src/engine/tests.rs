@@ -239,6 +239,18 @@ fn sources_of_unknown_size_grow_in_blocks() {
     });
     let events = run_engine(tasks, usize::MAX);
     assert_eq!(events.len(), n);
+    // Each task polled exactly wakes + 1 times, and reported once: no woken
+    // slot is skipped or walked twice as the batch goes from one word (its
+    // first block of 16 slots) to many.
+    let mut seen = alloc::vec![false; n];
+    for event in events {
+        let Event::Done(index, polled) = event else {
+            panic!("nothing cancels this batch")
+        };
+        assert!(!seen[index], "task {index} reported twice");
+        seen[index] = true;
+        assert_eq!(polled, index % 3 + 1, "task {index}");
+    }
 }
 
 /// A task that never finishes and holds a share of `alive` until dropped.
