@@ -39,6 +39,16 @@
 //! proportion to the tasks woken, never to the size of the batch, and visits
 //! them in slot order (which is index order when slots are not reused).
 //!
+//! Why the top is one word: a wake from outside the engine's run into an
+//! empty set climbs every level, one atomic read-modify-write each, and the
+//! round takes each level back down with another. A top level of up to four
+//! words would save one of each for sets of 257 to 16,384 slots (two levels
+//! instead of three). It was built and measured: the engine looks at the top
+//! on every poll (before it waits, and for its own notes) and at the start
+//! of every round, and scanning several words there cost more than the two
+//! atomics saved. On 10,000 tasks woken one at a time from another future
+//! it took 10% more instructions and was no faster.
+//!
 //! # Two sets: shared and local
 //!
 //! The *shared* set above takes wakes from any thread. The *local* set, laid
