@@ -2,7 +2,8 @@
 //! (lost wakes through a parked stream source and a resumed round, an
 //! async processor that never yielded, a budget top-up that pulled past a
 //! fault, a task's `Drop` that panicked during a cancel and left the batch
-//! waiting forever), and the documented cost of slot reuse (a stale waker
+//! waiting forever, a throttled fill's budget yield that left the batch
+//! idle with tasks still to pull), and the documented cost of slot reuse (a stale waker
 //! polls the slot's next task once).
 
 use futures::Stream;
@@ -752,4 +753,37 @@ fn yield_once_then_count(
         finished.set(finished.get() + 1);
         Poll::Ready(Ok(i))
     })
+}
+
+/// Lost wake: a throttled fill that runs out of budget yields with its quota
+/// spent; after the yield's round every place is free again, and the fill
+/// that goes on pulls nothing (its quota is spent). It must not then count as
+/// idle: the batch returned `Pending` with tasks left in the source, nothing
+/// in flight and no wake to come. (Found when the fill's counters became
+/// marks on `pulled`: the mark was reset at the yield.)
+#[test]
+fn a_throttled_fill_that_ran_out_of_budget_is_not_idle_after_its_yield() {
+    // 300 tasks through a limit of 64: 600 polls, past the budget of
+    // 64 + 256 polls of one poll of the batch.
+    let finished = Cell::new(0);
+    let tasks = (0..300).map(|i| yield_once_then_count(&finished, i));
+    let mut batch = pin!(fanout::when_all(tasks).limit(64));
+    let (count, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    let mut polls = 0;
+    let outputs = loop {
+        let before = count.0.load(Ordering::SeqCst);
+        polls += 1;
+        match batch.as_mut().poll(&mut cx) {
+            Poll::Ready(outputs) => break outputs.unwrap(),
+            Poll::Pending => assert!(
+                count.0.load(Ordering::SeqCst) > before,
+                "Pending with no wake to come after {} of 300 tasks (poll {polls})",
+                finished.get()
+            ),
+        }
+        assert!(polls < 100, "no progress");
+    };
+    assert_eq!(outputs, (0..300).collect::<Vec<_>>());
+    assert_eq!(finished.get(), 300);
 }

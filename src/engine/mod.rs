@@ -158,6 +158,18 @@ pin_project! {
 }
 
 /// Everything but the pinned source and signal.
+///
+/// # Counting pulls
+///
+/// A pull in the fill moves one counter only: `pulled`. The fill's other
+/// counts are marks on it: the polls of the budget (`polls_base`), whether
+/// this fill pulled (`fill_mark`), the end of its quota (`quota_end`) and
+/// the end of the stretch of pulls (`stretch_end`). They were separate
+/// counts once, each moved by every pull. With an opaque call (the task's
+/// poll) between two pulls, more counters than the call leaves registers
+/// for went to memory and back on each pull: six instructions of a race's
+/// 113 per task, seven of a join of instantly ready tasks' 65. Marks are
+/// also right after a poll that panics, with no write to put back.
 struct Core<F: Future> {
     slots: Slots<F>,
     rounds: Rounds,
@@ -171,18 +183,22 @@ struct Core<F: Future> {
     /// holds (an async processor's backlog), so the backlog stays within the
     /// limit too.
     held: usize,
+    /// Tasks pulled so far: the next task's index. The fill's other counts
+    /// are kept as marks on this one (see "Counting pulls" on [`Core`]).
     pulled: usize,
-    /// Children polled since the batch last returned `Pending`.
-    polls: usize,
-    /// Whether the current fill pulled a task.
-    filled: bool,
-    /// How many more tasks the current fill may pull (set when it starts).
-    quota: Option<usize>,
-    /// How many more tasks the current fill may pull before the quota, the
-    /// limit and the budget must be looked at again ([`Core::fill_room`]).
-    /// Every pull takes one, and so does every result the face holds; zero
-    /// outside a fill.
-    room: usize,
+    /// [`Core::polls`] is `polls_base + pulled` (wrapping).
+    polls_base: usize,
+    /// `pulled` when the current trip through the fill started: the fill
+    /// pulled a task iff `pulled` moved past it ([`Core::filled`]).
+    fill_mark: usize,
+    /// `pulled` at which the current fill's quota runs out (set when the
+    /// fill starts; `None` between fills).
+    quota_end: Option<usize>,
+    /// `pulled` at which the current stretch of pulls ends, when the quota,
+    /// the limit and the budget must be looked at again ([`Core::fill_room`]).
+    /// The stretch has room while `pulled < stretch_end`; every result the
+    /// face holds takes one place of it. At most `pulled` outside a fill.
+    stretch_end: usize,
     source_done: bool,
     /// The source returned `Pending`: not pulled again until the engine has
     /// returned `Pending` itself (the source will wake us).
@@ -216,10 +232,10 @@ impl<S: Source, C> Engine<S, C> {
                 limit: usize::MAX,
                 held: 0,
                 pulled: 0,
-                polls: 0,
-                filled: false,
-                quota: None,
-                room: 0,
+                polls_base: 0,
+                fill_mark: 0,
+                quota_end: None,
+                stretch_end: 0,
                 source_done: false,
                 source_parked: false,
                 canceled: false,
@@ -293,8 +309,10 @@ impl<S: Source, C> Engine<S, C> {
         let core = self.project().core;
         if held {
             core.held += 1;
-            // One place fewer for the fill in progress, if any.
-            core.room = core.room.saturating_sub(1);
+            // One place fewer for the stretch of pulls in progress, if any.
+            if core.stretch_end > core.pulled {
+                core.stretch_end -= 1;
+            }
         } else {
             core.held -= 1;
         }
@@ -408,10 +426,11 @@ impl<F: Future> Core<F> {
     /// The body of [`Engine::poll_drive`]. A method of `Core` taking the
     /// pinned source and signal apart, so that `&mut Core` is a function
     /// argument, which the compiler may assume nothing else touches while
-    /// the function runs. It then keeps the counters (`room`, `pulled`,
-    /// `running`, ...) in registers across a task's poll, an opaque call;
-    /// with the same loop reached through the engine's `Pin<&mut Self>`,
-    /// it reloaded them after each poll (a race of 10,000 tasks, and
+    /// the function runs. It can then keep more of the engine's state in
+    /// registers across a task's poll, an opaque call (how much, registers
+    /// decide: see "Counting pulls" on [`Core`]); with the same loop
+    /// reached through the engine's `Pin<&mut Self>`, it reloaded all of it
+    /// after each poll (a race of 10,000 tasks, and
     /// 10,000 driven wakes, ran 6% faster for this alone). A `Core` that is
     /// `!Unpin` (a task output that is, through `parked`) carries no such
     /// promise even so: still correct, only not as fast.
@@ -504,15 +523,15 @@ impl<F: Future> Core<F> {
                             // The budget is checked here only, between rounds: never
                             // while a round's completions are parked, so a yield's
                             // top-up cannot pull past a fault that was already seen.
-                            // Back in a stretch of pulls (`room` left, after an
+                            // Back in a stretch of pulls (room left, after an
                             // event) it cannot be spent: the room was cut to it.
                             debug_assert!(
-                                core.room == 0
-                                    || core.polls + core.room
+                                !core.has_room()
+                                    || core.polls() + (core.stretch_end - core.pulled)
                                         <= core.slots.capacity().saturating_add(MIN_BUDGET)
                             );
-                            if core.room == 0
-                                && core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET)
+                            if !core.has_room()
+                                && core.polls() >= core.slots.capacity().saturating_add(MIN_BUDGET)
                             {
                                 // Yield: the executor gets its thread back, and we are polled
                                 // again soon because we woke ourselves. First top up to the
@@ -529,12 +548,24 @@ impl<F: Future> Core<F> {
                                         Poll::Ready(Some(task)) => {
                                             let id = core.admit(task, source.as_ref());
                                             core.slots.queue(id);
+                                            // Not the fill's pulls: its quota
+                                            // stays as it was.
+                                            if let Some(end) = &mut core.quota_end {
+                                                *end = end.saturating_add(1);
+                                            }
                                         }
                                         Poll::Ready(None) => core.source_done = true,
                                         Poll::Pending => core.source_parked = true,
                                     }
                                 }
-                                core.polls = 0;
+                                // (The tasks queued were not polled.) The
+                                // fill's quota and mark stay: the next poll
+                                // goes on with this fill after its round, and
+                                // a fill that ran out of budget has pulled, so
+                                // it is not idle then even if it pulls nothing
+                                // more (its quota may be spent while places
+                                // are free again: the fill after it pulls).
+                                core.reset_polls();
                                 core.source_parked = false;
                                 core.yielded = true;
                                 core.round_first();
@@ -549,30 +580,29 @@ impl<F: Future> Core<F> {
                             // finishes on its first poll frees a place for the *next*
                             // fill, after the round, so a woken task never waits
                             // behind a stream of instantly ready ones.
-                            let mut quota = *core.quota.get_or_insert(
-                                core.limit.saturating_sub(core.slots.running() + core.held),
-                            );
+                            let quota_end = *core.quota_end.get_or_insert_with(|| {
+                                let quota =
+                                    core.limit.saturating_sub(core.slots.running() + core.held);
+                                core.pulled.saturating_add(quota)
+                            });
                             // Pull and start tasks in a tight loop. Each pull
                             // stays within the quota, the limit and the budget
                             // exactly as one trip through the whole cycle would,
                             // but they are checked together once per stretch of
-                            // pulls (`room`), not one by one per pull.
+                            // pulls (`stretch_end`), not one by one per pull.
+                            // A pull counts only in `pulled` (by `start`).
                             loop {
-                                if core.room == 0 {
+                                if !core.has_room() {
                                     if core.source_done || core.source_parked {
                                         break;
                                     }
-                                    core.room = core.fill_room(quota);
-                                    if core.room == 0 {
+                                    core.stretch_end = core.pulled + core.fill_room(quota_end);
+                                    if !core.has_room() {
                                         break;
                                     }
                                 }
                                 match source.as_mut().poll_next_task(cx) {
                                     Poll::Ready(Some(task)) => {
-                                        core.room -= 1;
-                                        quota -= 1;
-                                        core.filled = true;
-                                        core.polls += 1;
                                         // (A grow here, which raises the budget,
                                         // ends the stretch: see `Core::grow`.)
                                         if let Polled::Ready(index, output) =
@@ -582,30 +612,26 @@ impl<F: Future> Core<F> {
                                             // that a batch of instantly ready
                                             // tasks stays in this loop; then,
                                             // as a new call would, the signal.
-                                            // (The quota first: a sink that
-                                            // panics leaves it right.)
-                                            core.quota = Some(quota);
                                             hand_out!('drive, Event::Done(index, output));
                                         }
                                     }
                                     Poll::Ready(None) => {
                                         core.source_done = true;
-                                        core.room = 0;
+                                        core.end_stretch();
                                     }
                                     Poll::Pending => {
                                         core.source_parked = true;
-                                        core.room = 0;
+                                        core.end_stretch();
                                     }
                                 }
                             }
-                            core.quota = Some(quota);
-                            if core.polls >= core.slots.capacity().saturating_add(MIN_BUDGET) {
+                            if core.polls() >= core.slots.capacity().saturating_add(MIN_BUDGET) {
                                 // Out of budget: yield (above) before the next pull.
                                 continue;
                             }
                             // Nothing more to pull now.
-                            core.quota = None;
-                            core.room = 0;
+                            core.quota_end = None;
+                            core.end_stretch();
                             if core.source_done && core.slots.running() == 0 {
                                 // Every task pulled has been reported (a round's
                                 // completions are handed out before the next
@@ -619,13 +645,13 @@ impl<F: Future> Core<F> {
                             // that never waits never clones it — the sets' top
                             // words show no wake: one before the registration
                             // left its bit, one after it wakes us.
-                            let idle = !core.filled && !core.slots.any_noted() && {
+                            let idle = !core.filled() && !core.slots.any_noted() && {
                                 core.slots.register(&mut core.rounds, cx.waker());
                                 !core.slots.any_woken()
                             };
-                            core.filled = false;
+                            core.fill_mark = core.pulled;
                             if idle {
-                                core.polls = 0;
+                                core.reset_polls();
                                 core.source_parked = false;
                                 core.round_first();
                                 return Poll::Pending;
@@ -637,9 +663,9 @@ impl<F: Future> Core<F> {
                             if let Some(id) = core.slots.next_woken(&mut core.rounds) {
                                 match core.slots.poll(id) {
                                     Polled::Idle => {}
-                                    Polled::Pending => core.polls += 1,
+                                    Polled::Pending => core.count_poll(),
                                     Polled::Ready(index, output) => {
-                                        core.polls += 1;
+                                        core.count_poll();
                                         if !core.slots.reused() {
                                             // Slot order is index order: hand it out now,
                                             // from inside the round (as in the fill), then
@@ -700,7 +726,7 @@ impl<F: Future> Core<F> {
         }
         self.stopping = true;
         // The fill in progress must look at the source's state again.
-        self.room = 0;
+        self.end_stretch();
         let seen_empty = source_exhausted && self.pulled > 0;
         let cut_source = !self.source_done && !seen_empty;
         if let Some(stop) = &self.graceful {
@@ -752,14 +778,53 @@ impl<F: Future> Core<F> {
     /// one per task that finishes on its first poll: 25 instructions of
     /// S1's ~120 per task.
     #[inline(never)]
-    fn fill_room(&self, quota: usize) -> usize {
+    fn fill_room(&self, quota_end: usize) -> usize {
+        let quota = quota_end.saturating_sub(self.pulled);
         let free = self.limit.saturating_sub(self.slots.running() + self.held);
         let budget = self
             .slots
             .capacity()
             .saturating_add(MIN_BUDGET)
-            .saturating_sub(self.polls);
+            .saturating_sub(self.polls());
         quota.min(free).min(budget)
+    }
+
+    /// Whether the stretch of pulls in progress may pull another task.
+    #[inline(always)]
+    fn has_room(&self) -> bool {
+        self.pulled < self.stretch_end
+    }
+
+    /// Ends the stretch of pulls in progress, if any: the next pull looks at
+    /// the quota, the limit and the budget first.
+    #[inline(always)]
+    fn end_stretch(&mut self) {
+        self.stretch_end = self.pulled;
+    }
+
+    /// Children polled since the batch last returned `Pending`.
+    #[inline(always)]
+    fn polls(&self) -> usize {
+        self.polls_base.wrapping_add(self.pulled)
+    }
+
+    /// Counts a poll of a task that was pulled before (a fill's first polls
+    /// count through `pulled`).
+    #[inline(always)]
+    fn count_poll(&mut self) {
+        self.polls_base = self.polls_base.wrapping_add(1);
+    }
+
+    /// The batch returns `Pending`: a new budget for its next poll.
+    #[inline(always)]
+    fn reset_polls(&mut self) {
+        self.polls_base = self.pulled.wrapping_neg();
+    }
+
+    /// Whether the current trip through the fill pulled a task.
+    #[inline(always)]
+    fn filled(&self) -> bool {
+        self.pulled != self.fill_mark
     }
 
     /// Gives a task just pulled from the source its index and a slot, growing
@@ -812,8 +877,8 @@ impl<F: Future> Core<F> {
             self_wake::now_running(self.slots.owner());
         }
         // More slots, more budget: the fill in progress works out its room
-        // again after this pull.
-        self.room = 0;
+        // again after this pull (`start` counts it in `pulled` first).
+        self.end_stretch();
     }
 }
 
