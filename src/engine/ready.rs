@@ -348,23 +348,29 @@ impl ReadySet {
     #[inline]
     pub(crate) fn prepare(&self, slot: usize) {
         assert!(slot < self.header().capacity, "fanout: slot out of range");
-        // SAFETY: checked just above.
-        unsafe { self.prepare_unchecked(slot) };
+        // SAFETY: in bounds (checked just above); no waker of `slot` exists
+        // yet, so nobody reads this item, and other slots' items are other
+        // memory. `capacity <= u32::MAX`, checked in `with_tail`.
+        unsafe { item_ptr(self.header, slot).cast_mut().write(slot as u32) };
     }
 
-    /// [`ReadySet::prepare`] without the bounds check, for the engine's
-    /// hottest path, which has just compared `slot` with its block's length
-    /// (the set's capacity).
+    /// [`ReadySet::prepare`] without the bounds check, then
+    /// [`ReadySet::waker`] for the slot, from one look at the header: for
+    /// the engine's hottest path, which has just compared `slot` with its
+    /// block's length (the set's capacity). The fill calls it after
+    /// it has written the task, so that nothing it read before this write
+    /// through a raw pointer is read again after it.
     ///
     /// # Safety
     /// `slot` must be below the capacity.
     #[inline(always)]
-    pub(crate) unsafe fn prepare_unchecked(&self, slot: usize) {
+    pub(crate) unsafe fn prepare_waker_unchecked(&self, slot: usize) -> SlotWaker<'_> {
         debug_assert!(slot < self.header().capacity, "fanout: slot out of range");
-        // SAFETY: in bounds, per the contract; no waker of `slot` exists yet,
-        // so nobody reads this item, and other slots' items are other memory.
-        // `capacity <= u32::MAX`, checked in `with_tail`.
-        unsafe { item_ptr(self.header, slot).cast_mut().write(slot as u32) };
+        // SAFETY: in bounds, per the contract, in a live allocation.
+        let item = unsafe { item_ptr(self.header, slot) };
+        // SAFETY: as in `prepare`, with the bounds per the contract.
+        unsafe { item.cast_mut().write(slot as u32) };
+        self.waker_at(item)
     }
 
     /// A waker for `slot`, borrowed from the engine: no reference count changes
@@ -377,6 +383,12 @@ impl ReadySet {
         let item = unsafe { item_ptr(self.header, slot) };
         // SAFETY: as above; `prepare` wrote it before this waker was asked for.
         debug_assert_eq!(unsafe { *item }, slot as u32, "fanout: slot not prepared");
+        self.waker_at(item)
+    }
+
+    /// The waker of the prepared item at `item`, one of this set's.
+    #[inline(always)]
+    fn waker_at(&self, item: *const u32) -> SlotWaker<'_> {
         let raw = RawWaker::new(item.cast(), &VTABLE);
         SlotWaker {
             // SAFETY: `VTABLE`'s functions accept a pointer to an item of a live

@@ -165,17 +165,20 @@ impl<F> SlotArray<F> {
     /// no bounds check (the caller has just made one) and no second look at
     /// the slot just written. Returns the task, pinned where it now lives.
     ///
+    /// `slot` is `used`, read by the caller: passed in, so that it is not
+    /// read again after the caller's writes through raw pointers.
+    ///
     /// # Safety
-    /// `used < len`.
+    /// `slot == used < len`.
     #[inline(always)]
-    unsafe fn push_running(&mut self, index: usize, task: F) -> Pin<&mut F> {
-        debug_assert!(self.used < self.len, "fanout: block full");
-        let place = self.place(self.used);
-        // SAFETY: `used < len` (the contract): the place is in the array and
+    unsafe fn push_running(&mut self, slot: usize, index: usize, task: F) -> Pin<&mut F> {
+        debug_assert!(slot == self.used && slot < self.len, "fanout: block full");
+        let place = self.place(slot);
+        // SAFETY: `slot == used < len` (the contract): the place is in the array and
         // uninitialized, so writing it moves and overwrites nothing
         // (invariant 1 of `Slots`); it is initialized before `used` covers it.
         unsafe { place.write(Slot::Running(index, task)) };
-        self.used += 1;
+        self.used = slot + 1;
         // SAFETY: initialized just above; through the raw pointer, as in
         // `get_mut`.
         match unsafe { &mut *place } {
@@ -784,14 +787,13 @@ impl<F: Future> Slots<F> {
             if slot < block.slots.len {
                 // Never-used slots first: in a batch without a limit, task `i`
                 // then sits in slot `i`, and slot order is index order.
-                // SAFETY: `slot < len`, and a block's length is its ready
-                // set's capacity (`Block::new`).
-                unsafe { block.ready.prepare_unchecked(slot) };
                 // A never-used place: writing it moves no running task
                 // (invariant 1).
                 // SAFETY: `slot`, the first never-used place, is below `len`.
-                let task = unsafe { block.slots.push_running(index, task) };
-                let waker = block.ready.waker(slot);
+                let task = unsafe { block.slots.push_running(slot, index, task) };
+                // SAFETY: `slot < len`, and a block's length is its ready
+                // set's capacity (`Block::new`).
+                let waker = unsafe { block.ready.prepare_waker_unchecked(slot) };
                 // A first poll that panics leaves a running task: counted
                 // then too (invariant 3), by this guard, which costs nothing
                 // unless the poll unwinds.
