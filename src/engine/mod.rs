@@ -189,15 +189,24 @@ struct Core<F: Future> {
     /// [`Core::polls`] is `polls_base + pulled` (wrapping).
     polls_base: usize,
     /// `pulled` when the current trip through the fill started: the fill
-    /// pulled a task iff `pulled` moved past it ([`Core::filled`]).
+    /// pulled a task iff `pulled` moved past it ([`Core::filled`]). (A
+    /// budget yield's top-up moves `pulled` too; the fill after it then
+    /// counts as having pulled, which costs one more trip, never a wake.)
     fill_mark: usize,
     /// `pulled` at which the current fill's quota runs out (set when the
-    /// fill starts; `None` between fills).
+    /// fill starts; `None` between fills). A budget yield's top-up raises
+    /// it by each task it queues: those are not the fill's pulls.
     quota_end: Option<usize>,
     /// `pulled` at which the current stretch of pulls ends, when the quota,
     /// the limit and the budget must be looked at again ([`Core::fill_room`]).
-    /// The stretch has room while `pulled < stretch_end`; every result the
-    /// face holds takes one place of it. At most `pulled` outside a fill.
+    /// The stretch has room while `pulled` has not reached it; every result
+    /// the face holds takes one place of it. Equal to `pulled` outside a
+    /// stretch.
+    ///
+    /// All the marks wrap with `pulled` (which a 32-bit target with an
+    /// endless source can wrap in a release build, as it could before the
+    /// marks): each is compared by its distance from `pulled`, never by
+    /// its value, so no mark gets stuck at `usize::MAX` and stops the fill.
     stretch_end: usize,
     source_done: bool,
     /// The source returned `Pending`: not pulled again until the engine has
@@ -310,8 +319,8 @@ impl<S: Source, C> Engine<S, C> {
         if held {
             core.held += 1;
             // One place fewer for the stretch of pulls in progress, if any.
-            if core.stretch_end > core.pulled {
-                core.stretch_end -= 1;
+            if core.has_room() {
+                core.stretch_end = core.stretch_end.wrapping_sub(1);
             }
         } else {
             core.held -= 1;
@@ -527,7 +536,7 @@ impl<F: Future> Core<F> {
                             // event) it cannot be spent: the room was cut to it.
                             debug_assert!(
                                 !core.has_room()
-                                    || core.polls() + (core.stretch_end - core.pulled)
+                                    || core.polls() + core.room()
                                         <= core.slots.capacity().saturating_add(MIN_BUDGET)
                             );
                             if !core.has_room()
@@ -551,13 +560,15 @@ impl<F: Future> Core<F> {
                                             // Not the fill's pulls: its quota
                                             // stays as it was.
                                             if let Some(end) = &mut core.quota_end {
-                                                *end = end.saturating_add(1);
+                                                *end = end.wrapping_add(1);
                                             }
                                         }
                                         Poll::Ready(None) => core.source_done = true,
                                         Poll::Pending => core.source_parked = true,
                                     }
                                 }
+                                // No stretch goes on past the queued tasks.
+                                core.end_stretch();
                                 // (The tasks queued were not polled.) The
                                 // fill's quota and mark stay: the next poll
                                 // goes on with this fill after its round, and
@@ -583,7 +594,7 @@ impl<F: Future> Core<F> {
                             let quota_end = *core.quota_end.get_or_insert_with(|| {
                                 let quota =
                                     core.limit.saturating_sub(core.slots.running() + core.held);
-                                core.pulled.saturating_add(quota)
+                                core.pulled.wrapping_add(quota)
                             });
                             // Pull and start tasks in a tight loop. Each pull
                             // stays within the quota, the limit and the budget
@@ -596,7 +607,8 @@ impl<F: Future> Core<F> {
                                     if core.source_done || core.source_parked {
                                         break;
                                     }
-                                    core.stretch_end = core.pulled + core.fill_room(quota_end);
+                                    core.stretch_end =
+                                        core.pulled.wrapping_add(core.fill_room(quota_end));
                                     if !core.has_room() {
                                         break;
                                     }
@@ -779,7 +791,7 @@ impl<F: Future> Core<F> {
     /// S1's ~120 per task.
     #[inline(never)]
     fn fill_room(&self, quota_end: usize) -> usize {
-        let quota = quota_end.saturating_sub(self.pulled);
+        let quota = quota_end.wrapping_sub(self.pulled);
         let free = self.limit.saturating_sub(self.slots.running() + self.held);
         let budget = self
             .slots
@@ -792,7 +804,13 @@ impl<F: Future> Core<F> {
     /// Whether the stretch of pulls in progress may pull another task.
     #[inline(always)]
     fn has_room(&self) -> bool {
-        self.pulled < self.stretch_end
+        self.pulled != self.stretch_end
+    }
+
+    /// How many more tasks the stretch of pulls in progress may pull.
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.stretch_end.wrapping_sub(self.pulled)
     }
 
     /// Ends the stretch of pulls in progress, if any: the next pull looks at
@@ -821,7 +839,8 @@ impl<F: Future> Core<F> {
         self.polls_base = self.pulled.wrapping_neg();
     }
 
-    /// Whether the current trip through the fill pulled a task.
+    /// Whether the current trip through the fill pulled a task (or a budget
+    /// yield's top-up queued one since the trip started: see `fill_mark`).
     #[inline(always)]
     fn filled(&self) -> bool {
         self.pulled != self.fill_mark

@@ -89,10 +89,16 @@
 //!    engine's drop, `refs` is. A reference is counted before it is handed
 //!    out and given up as its holder's last act.
 //! 2. The header's plain fields are written once, before the first waker
-//!    exists, and never again; `items[i]` is written (always with `i`) by
-//!    [`ReadySet::prepare`] before slot `i`'s first waker exists (an item is
-//!    never read before). The words are built clear, one by one, before the
-//!    set is handed out.
+//!    exists, and never again. `items[i]` is written, always with `i`, by
+//!    [`ReadySet::prepare`] (or [`ReadySet::prepare_waker_unchecked`])
+//!    before slot `i`'s first waker exists, and an item is never read
+//!    before. It is written again, with the same `i`, each time its slot
+//!    takes a task once more as a never-used slot (after a task that
+//!    finished on its first poll, or a rewind), when a stale waker of the
+//!    slot's earlier task may be reading it on another thread: so items
+//!    are only ever accessed as atomics ([`item`]), `Relaxed`, which on
+//!    the targets we know is the same plain load and store. The words are
+//!    built clear, one by one, before the set is handed out.
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
@@ -116,7 +122,7 @@
 
 use super::parent_waker::ParentWaker;
 use super::self_wake;
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use core::alloc::Layout;
 use core::marker::PhantomData;
@@ -348,10 +354,10 @@ impl ReadySet {
     #[inline]
     pub(crate) fn prepare(&self, slot: usize) {
         assert!(slot < self.header().capacity, "fanout: slot out of range");
-        // SAFETY: in bounds (checked just above); no waker of `slot` exists
-        // yet, so nobody reads this item, and other slots' items are other
-        // memory. `capacity <= u32::MAX`, checked in `with_tail`.
-        unsafe { item_ptr(self.header, slot).cast_mut().write(slot as u32) };
+        // SAFETY: in bounds (checked just above), in the live allocation.
+        // `capacity <= u32::MAX`, checked in `with_tail`. (Invariant 2: a
+        // stale waker may read it meanwhile, which the atomic allows.)
+        unsafe { item(item_ptr(self.header, slot)) }.store(slot as u32, Ordering::Relaxed);
     }
 
     /// [`ReadySet::prepare`] without the bounds check, then
@@ -367,10 +373,10 @@ impl ReadySet {
     pub(crate) unsafe fn prepare_waker_unchecked(&self, slot: usize) -> SlotWaker<'_> {
         debug_assert!(slot < self.header().capacity, "fanout: slot out of range");
         // SAFETY: in bounds, per the contract, in a live allocation.
-        let item = unsafe { item_ptr(self.header, slot) };
+        let at = unsafe { item_ptr(self.header, slot) };
         // SAFETY: as in `prepare`, with the bounds per the contract.
-        unsafe { item.cast_mut().write(slot as u32) };
-        self.waker_at(item)
+        unsafe { item(at) }.store(slot as u32, Ordering::Relaxed);
+        self.waker_at(at)
     }
 
     /// A waker for `slot`, borrowed from the engine: no reference count changes
@@ -382,7 +388,11 @@ impl ReadySet {
         // SAFETY: `header` is the base of a live allocation of this layout.
         let item = unsafe { item_ptr(self.header, slot) };
         // SAFETY: as above; `prepare` wrote it before this waker was asked for.
-        debug_assert_eq!(unsafe { *item }, slot as u32, "fanout: slot not prepared");
+        debug_assert_eq!(
+            unsafe { self::item(item) }.load(Ordering::Relaxed),
+            slot as u32,
+            "fanout: slot not prepared"
+        );
         self.waker_at(item)
     }
 
@@ -687,6 +697,19 @@ unsafe fn item_ptr(header: NonNull<Header>, slot: usize) -> *const u32 {
     }
 }
 
+/// The item at `at` (from [`item_ptr`]), as the atomic it is always accessed
+/// as (invariant 2; see `sync::AtomicU32` for why it is never loom's).
+///
+/// # Safety
+/// `at` must come from [`item_ptr`] on a ready set that is still allocated
+/// (it need not have been written yet, if the caller stores to it).
+#[inline(always)]
+unsafe fn item<'a>(at: *const u32) -> &'a AtomicU32 {
+    // SAFETY: aligned (4 bytes past 4-byte aligned items) and inside a live
+    // allocation, per the contract; every access to it is atomic.
+    unsafe { AtomicU32::from_ptr(at.cast_mut()) }
+}
+
 /// # Safety
 /// `header` must be the base of a live ready-set allocation.
 #[inline]
@@ -745,8 +768,9 @@ fn take<const LOCAL: bool>(word: &AtomicUsize) -> usize {
 #[inline]
 unsafe fn resolve(item: *const ()) -> (NonNull<Header>, usize) {
     let item = item.cast::<u32>();
-    // SAFETY: items are written once before any waker exists (invariant 2).
-    let slot = unsafe { *item } as usize;
+    // SAFETY: an item is written before any waker of its slot exists, and
+    // only ever with its own slot number (invariant 2).
+    let slot = unsafe { self::item(item) }.load(Ordering::Relaxed) as usize;
     // SAFETY: `item` is `ITEMS_OFFSET + 4 * slot` bytes past the header, in the
     // same allocation, and carries that allocation's provenance.
     let header = unsafe { item.sub(slot).cast::<u8>().sub(ITEMS_OFFSET) };

@@ -166,7 +166,8 @@ impl<F> SlotArray<F> {
     /// the slot just written. Returns the task, pinned where it now lives.
     ///
     /// `slot` is `used`, read by the caller: passed in, so that it is not
-    /// read again after the caller's writes through raw pointers.
+    /// read again after this function's own write through a raw pointer
+    /// (the task's), which the compiler cannot tell apart from `used`.
     ///
     /// # Safety
     /// `slot == used < len`.

@@ -511,3 +511,92 @@ fn self_referential_tasks_through_every_path() {
             .unwrap();
     });
 }
+
+/// Near `usize::MAX` pulls (reachable on 32-bit targets with an endless
+/// source), the batch must not wait for a wake that never comes: going on
+/// (indices wrap, in a release build) or panicking (the overflow check of a
+/// debug build) are both loud; `Pending` with the source still ready and
+/// nothing in flight is a silent hang. (Found in review: the fill's marks on
+/// `pulled` saturated at `usize::MAX`, so no fill could pull past it.)
+#[test]
+fn a_batch_near_usize_max_pulls_never_waits_forever() {
+    extern crate std;
+    let start = usize::MAX - 3;
+    let tasks = (0..).map(|_: u64| core::future::ready(()));
+    let engine = Engine::new(tasks.into_source(), NoSignal);
+    let mut engine = pin!(engine);
+    // A batch that has pulled `start` tasks and returned `Pending` since.
+    engine.core.pulled = start;
+    engine.core.polls_base = start.wrapping_neg();
+    engine.core.fill_mark = start;
+    engine.core.stretch_end = start;
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+        let mut events = 0;
+        while events < 8 {
+            let before = count.0.load(Ordering::SeqCst);
+            match engine.as_mut().poll_event(&mut cx) {
+                Poll::Ready(Some(_)) => events += 1,
+                Poll::Ready(None) => panic!("an endless source ended"),
+                Poll::Pending => assert!(
+                    count.0.load(Ordering::SeqCst) > before,
+                    "Pending with no wake to come, pulled = usize::MAX - {}",
+                    usize::MAX - engine.pulled()
+                ),
+            }
+        }
+    }));
+    if let Err(e) = outcome {
+        let msg = e
+            .downcast_ref::<std::string::String>()
+            .map(|s| s.as_str())
+            .or_else(|| e.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        assert!(!msg.contains("no wake to come"), "{msg}");
+    }
+}
+
+/// A slot given back on its task's first poll is never-used again, and the
+/// next task's start writes its item again while a stale waker of the slot
+/// may read that item on another thread (`ready`, invariant 2): a data race
+/// (which Miri reports) until items became atomics. (Found in review.)
+#[test]
+fn a_stale_waker_may_read_its_item_while_the_slot_takes_its_next_task() {
+    extern crate std;
+    use core::sync::atomic::AtomicBool;
+    let woke = Arc::new(AtomicBool::new(false));
+    let handle = Arc::new(std::sync::Mutex::new(None));
+    let tasks = (0..2usize).map(|i| {
+        let woke = woke.clone();
+        let handle = handle.clone();
+        core::future::poll_fn(move |cx: &mut Context<'_>| {
+            if i == 0 {
+                // Hand a clone of the waker to a thread that wakes it (reading
+                // the item), then finish: the slot becomes never-used again.
+                let waker = cx.waker().clone();
+                let woke2 = woke.clone();
+                *handle.lock().unwrap() = Some(std::thread::spawn(move || {
+                    waker.wake_by_ref();
+                    woke2.store(true, Ordering::Relaxed);
+                    drop(waker);
+                }));
+                // Relaxed: no happens-before with the thread's read.
+                while !woke.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+            }
+            Poll::Ready(i)
+        })
+    });
+    let engine = Engine::new(tasks.into_source(), NoSignal);
+    let mut engine = pin!(engine);
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut n = 0;
+    while let Poll::Ready(Some(_)) = engine.as_mut().poll_event(&mut cx) {
+        n += 1;
+    }
+    assert_eq!(n, 2);
+    handle.lock().unwrap().take().unwrap().join().unwrap();
+}
