@@ -35,14 +35,6 @@ pub(crate) use portable_atomic::{AtomicUsize, Ordering};
 #[cfg(fanout_loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 
-/// The ready set's items (its wakers' slot numbers) are `core`'s atomics in
-/// every configuration: they are only loaded and stored, never swapped,
-/// which every target with `core::sync::atomic::AtomicU32` does natively
-/// (`thumbv6m-none-eabi` too), and they live in raw memory, where loom's
-/// atomics (objects with state of their own) cannot be laid over it. Loom
-/// loses nothing: an item's value never changes once written.
-pub(crate) use core::sync::atomic::AtomicU32;
-
 #[cfg(any(fanout_loom, not(feature = "portable-atomic")))]
 pub(crate) use alloc::sync::{Arc, Weak};
 

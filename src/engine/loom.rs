@@ -55,7 +55,7 @@ fn two_threads_waking() -> (
     Waker,
     Vec<thread::JoinHandle<()>>,
 ) {
-    let set = Arc::new(ReadySet::prepared(65));
+    let set = Arc::new(ReadySet::new(65));
     let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
     let parent_waker = Waker::from(parent.clone());
     let threads = [0, 64]
@@ -129,7 +129,7 @@ fn a_late_registration_then_a_look_loses_no_wake() {
 #[test]
 fn the_queued_flag_never_loses_a_wake() {
     loom::model(|| {
-        let set = ReadySet::prepared(65);
+        let set = ReadySet::new(65);
         let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
         let parent_waker = Waker::from(parent.clone());
         let value = Arc::new(AtomicUsize::new(0));
@@ -161,7 +161,7 @@ fn the_queued_flag_never_loses_a_wake() {
 #[test]
 fn a_slot_is_queued_once() {
     loom::model(|| {
-        let set = Arc::new(ReadySet::prepared(2));
+        let set = Arc::new(ReadySet::new(2));
         let a = set.waker(1).clone();
         let b = set.waker(1).clone();
         let t = thread::spawn(move || a.wake());
@@ -182,7 +182,7 @@ fn a_slot_is_queued_once() {
 #[test]
 fn a_wake_after_the_batch_is_dropped() {
     loom::model(|| {
-        let set = ReadySet::prepared(1);
+        let set = ReadySet::new(1);
         let parent = std::sync::Arc::new(Parent(AtomicUsize::new(0)));
         let parent_waker = Waker::from(parent.clone());
         set.register(&parent_waker);

@@ -6,13 +6,14 @@
 //! ever handed out; the block's slots (the tasks themselves) live at its end:
 //!
 //! ```text
-//! +--------+-------------------------+-----------------------------------+-------------------+
-//! | Header | items: [u32; capacity]  | words: 2 x [AtomicUsize; total]   | tail: the block's |
-//! | refs   | items[i] == i once used | the shared set, then the local    | slots, owned by   |
-//! | parent |                         | set, each: level 0 (leaves), 1 bit| the engine        |
-//! | owner  | (a slot's waker points  | per slot; level 1, 1 bit per      | (never read here) |
-//! | ...    |  at its item)           | level-0 word; ... one top word    |                   |
-//! +--------+-------------------------+-----------------------------------+-------------------+
+//! +--------+-----------------------------------+-------------------+
+//! | Header | words: 2 x [AtomicUsize; total]   | tail: the block's |
+//! | refs   | the shared set, then the local    | slots, owned by   |
+//! | parent | set, each: level 0 (leaves), 1 bit| the engine        |
+//! | owner  | per slot; level 1, 1 bit per      | (never read here) |
+//! | ...    | level-0 word; ... one top word    |                   |
+//! +--------+-----------------------------------+-------------------+
+//! ^ aligned to 2^k, the capacity rounded up to a power of two
 //! ```
 //!
 //! Why the slots share the set's allocation: a block then costs one
@@ -21,11 +22,25 @@
 //! batch keeps the emptied slot memory allocated until it is dropped, not only
 //! the bit set.
 //!
-//! A slot's waker is a pointer to `items[i]`: reading the item gives `i`, and
-//! the header sits `ITEMS_OFFSET + 4 * i` bytes before it (the items come right
-//! after the header, so that offset is the same for every set). So wakers cost no allocation, and the engine
-//! hands a child a borrowed waker ([`SlotWaker`]) that touches no reference count
-//! unless the child clones it.
+//! # Wakers: an address, nothing stored
+//!
+//! Slot `i`'s waker is the address `i` bytes past the start of the
+//! allocation (never dereferenced: only a number with the allocation's
+//! provenance). The allocation is aligned to `2^k` with `2^k >= capacity`,
+//! so the waker's low `k` bits are `i` and the rest are the start: the
+//! header. `k` is in the waker's vtable: there is one vtable per `k`
+//! ([`VTABLES`]), whose functions are compiled for it, so resolving a waker
+//! is two register operations and reads no memory. Wakers cost no
+//! allocation, and the engine hands a child a borrowed waker ([`SlotWaker`])
+//! that touches no reference count unless the child clones it.
+//!
+//! Why not store anything per slot: wakers used to point at a 4-byte item
+//! per slot holding `i`. A wake from outside then read that item first: one
+//! more cache line per wake in a random place, the cost that decides driven
+//! wakes over 100,000 tasks; the engine wrote it for every task it started;
+//! and it was 4 more bytes per task. The alignment costs nothing for blocks
+//! of up to 16 slots (the allocator's own alignment) and an aligned
+//! allocation above that, whose padding the allocator keeps.
 //!
 //! # The hierarchical bit set
 //!
@@ -89,16 +104,10 @@
 //!    engine's drop, `refs` is. A reference is counted before it is handed
 //!    out and given up as its holder's last act.
 //! 2. The header's plain fields are written once, before the first waker
-//!    exists, and never again. `items[i]` is written, always with `i`, by
-//!    [`ReadySet::prepare`] (or [`ReadySet::prepare_waker_unchecked`])
-//!    before slot `i`'s first waker exists, and an item is never read
-//!    before. It is written again, with the same `i`, each time its slot
-//!    takes a task once more as a never-used slot (after a task that
-//!    finished on its first poll, or a rewind), when a stale waker of the
-//!    slot's earlier task may be reading it on another thread: so items
-//!    are only ever accessed as atomics ([`item`]), `Relaxed`, which on
-//!    the targets we know is the same plain load and store. The words are
-//!    built clear, one by one, before the set is handed out.
+//!    exists, and never again. The words are built clear, one by one,
+//!    before the set is handed out. The allocation starts at a multiple of
+//!    `2^k` (the header's `shift`), with `capacity <= 2^k`, and slot `i`'s
+//!    wakers all carry the address `start + i` and the vtable of `k`.
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
@@ -122,7 +131,7 @@
 
 use super::parent_waker::ParentWaker;
 use super::self_wake;
-use crate::sync::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use core::alloc::Layout;
 use core::marker::PhantomData;
@@ -147,7 +156,8 @@ pub(crate) const ENGINE_REFS: usize = usize::MAX / 2 + 1;
 /// forgets could reach it.
 pub(crate) const MAX_REFS: usize = usize::MAX / 4;
 
-/// The largest block a ready set can track (wakers store a slot as a `u32`).
+/// The largest block a ready set can track (the engine names a slot with a
+/// `u32`).
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
 
 struct Header {
@@ -169,8 +179,14 @@ struct Header {
     total_words: usize,
     /// Number of slots.
     capacity: usize,
+    /// The vtable of this set's wakers: [`VTABLES`]`[k]`, where the
+    /// allocation is aligned to `2^k >= capacity` (invariant 2).
+    vtable: &'static RawWakerVTable,
     /// The layout of the whole allocation, for `dealloc`.
     layout: Layout,
+    /// Bytes from the start of the allocation to the header: the padding
+    /// that aligns the header to `2^k` (invariant 2).
+    padding: usize,
     /// Which engine owns this set, as the thread-local of `self_wake` names
     /// it while that engine runs: the address of the engine's first ready
     /// set (this one's, for a first block). A wake on that thread then only
@@ -248,29 +264,46 @@ impl ReadySet {
             width = words;
         }
         let too_big = "fanout: batch too large to lay out";
-        let (layout, items_offset) = Layout::new::<Header>()
-            .extend(Layout::array::<u32>(capacity).expect(too_big))
-            .expect(too_big);
-        assert_eq!(items_offset, ITEMS_OFFSET);
-        let (layout, words_offset) = layout
+        // The wakers' alignment (invariant 2): `2^shift >= capacity`.
+        let shift = capacity
+            .checked_next_power_of_two()
+            .expect(too_big)
+            .trailing_zeros();
+        let align = 1usize.checked_shl(shift).expect(too_big);
+        let (set, words_offset) = Layout::new::<Header>()
             .extend(Layout::array::<AtomicUsize>(2 * total_words).expect(too_big))
             .expect(too_big);
-        let (layout, tail_offset) = layout.extend(tail).expect(too_big);
-        let layout = layout.pad_to_align();
-        // Only the bit set's words must start clear (the items are written
-        // one by one as their slots are first used, `prepare`, and the tail
-        // is its owner's): the allocation is plain and the words are built
-        // one by one below — a pass over one bit per slot, where zeroing the
-        // whole allocation would cost a pass over every slot.
+        let (set, tail_offset) = set.extend(tail).expect(too_big);
+        // The header goes at the first multiple of `align` in the
+        // allocation: asked of the allocator as an alignment, that took a
+        // slower path (`posix_memalign` in glibc: 350 more instructions a
+        // batch of 20), so the allocation is `align` larger instead, at most
+        // twice the capacity in bytes (a waker used to cost 4 per slot).
+        // Blocks of up to `set.align()` slots (8 on 64-bit targets) need no
+        // room.
+        let room = align.saturating_sub(set.align());
+        let layout =
+            Layout::from_size_align(set.size().checked_add(room).expect(too_big), set.align())
+                .expect(too_big);
+        // Only the bit set's words must start clear (the tail is its
+        // owner's): the allocation is plain and the words are built one by
+        // one below — a pass over one bit per slot, where zeroing the whole
+        // allocation would cost a pass over every slot.
         // SAFETY: the layout has a non-zero size (it holds a `Header`).
-        let base = unsafe { alloc(layout) };
-        let Some(base) = NonNull::new(base) else {
+        let start = unsafe { alloc(layout) };
+        if start.is_null() {
             handle_alloc_error(layout)
-        };
-        // `base` is a fresh allocation of `layout`, which places a `Header`
-        // at 0, `capacity` `u32`s at `ITEMS_OFFSET`, `total_words` atomics at
-        // `words_offset` and the tail at `tail_offset`, each suitably aligned
-        // by `Layout::extend`.
+        }
+        // At most `room`: `start` is a multiple of `set.align()`.
+        let padding = (start as usize).wrapping_neg() & (align - 1);
+        debug_assert!(padding <= room);
+        // SAFETY: inside the allocation (above), not null.
+        let base = unsafe { NonNull::new_unchecked(start.add(padding)) };
+        // `base` starts `set` inside the fresh allocation of `layout`, which
+        // places a `Header` at 0, `total_words` atomics at `words_offset`
+        // and the tail at `tail_offset`, each suitably aligned by
+        // `Layout::extend` since `base` is (a multiple of `align` and of
+        // `set.align()`, both powers of two).
         // SAFETY: so each write below is in bounds, aligned and unaliased.
         let tail = unsafe {
             base.cast::<Header>().as_ptr().write(Header {
@@ -282,7 +315,9 @@ impl ReadySet {
                 words_offset,
                 total_words,
                 capacity,
+                vtable: &VTABLES[shift as usize],
                 layout,
+                padding,
                 owner: match owner {
                     Owner::Nobody => 0,
                     Owner::This => base.as_ptr() as usize,
@@ -303,26 +338,11 @@ impl ReadySet {
         )
     }
 
-    /// A set with every slot already prepared, for tests that make wakers
-    /// directly.
+    /// A set as an engine's first: its wakers count on the engine's thread
+    /// while it runs (see "Reference counts").
     #[cfg(test)]
-    pub(crate) fn prepared(capacity: usize) -> Self {
-        let set = Self::new(capacity);
-        for slot in 0..capacity {
-            set.prepare(slot);
-        }
-        set
-    }
-
-    /// [`ReadySet::prepared`], as an engine's first set: its wakers count
-    /// on the engine's thread while it runs (see "Reference counts").
-    #[cfg(test)]
-    pub(crate) fn first_prepared(capacity: usize) -> Self {
-        let set = Self::with_tail(capacity, Layout::new::<()>(), Owner::This).0;
-        for slot in 0..capacity {
-            set.prepare(slot);
-        }
-        set
+    pub(crate) fn first(capacity: usize) -> Self {
+        Self::with_tail(capacity, Layout::new::<()>(), Owner::This).0
     }
 
     /// `(refs, local_refs)`, for tests.
@@ -349,61 +369,24 @@ impl ReadySet {
         unsafe { self.header.as_ref() }
     }
 
-    /// Readies `slot` for its first task: writes its item, which its wakers
-    /// resolve (invariant 2). Call it before the slot's first waker is made.
-    #[inline]
-    pub(crate) fn prepare(&self, slot: usize) {
-        assert!(slot < self.header().capacity, "fanout: slot out of range");
-        // SAFETY: in bounds (checked just above), in the live allocation.
-        // `capacity <= u32::MAX`, checked in `with_tail`. (Invariant 2: a
-        // stale waker may read it meanwhile, which the atomic allows.)
-        unsafe { item(item_ptr(self.header, slot)) }.store(slot as u32, Ordering::Relaxed);
-    }
-
-    /// [`ReadySet::prepare`] without the bounds check, then
-    /// [`ReadySet::waker`] for the slot, from one look at the header: for
-    /// the engine's hottest path, which has just compared `slot` with its
-    /// block's length (the set's capacity). The fill calls it after
-    /// it has written the task, so that nothing it read before this write
-    /// through a raw pointer is read again after it.
-    ///
-    /// # Safety
-    /// `slot` must be below the capacity.
-    #[inline(always)]
-    pub(crate) unsafe fn prepare_waker_unchecked(&self, slot: usize) -> SlotWaker<'_> {
-        debug_assert!(slot < self.header().capacity, "fanout: slot out of range");
-        // SAFETY: in bounds, per the contract, in a live allocation.
-        let at = unsafe { item_ptr(self.header, slot) };
-        // SAFETY: as in `prepare`, with the bounds per the contract.
-        unsafe { item(at) }.store(slot as u32, Ordering::Relaxed);
-        self.waker_at(at)
-    }
-
     /// A waker for `slot`, borrowed from the engine: no reference count changes
     /// unless the child clones it.
     ///
     /// `slot` must be below the capacity (checked in debug builds).
-    #[inline]
-    pub(crate) fn waker(&self, slot: usize) -> SlotWaker<'_> {
-        // SAFETY: `header` is the base of a live allocation of this layout.
-        let item = unsafe { item_ptr(self.header, slot) };
-        // SAFETY: as above; `prepare` wrote it before this waker was asked for.
-        debug_assert_eq!(
-            unsafe { self::item(item) }.load(Ordering::Relaxed),
-            slot as u32,
-            "fanout: slot not prepared"
-        );
-        self.waker_at(item)
-    }
-
-    /// The waker of the prepared item at `item`, one of this set's.
     #[inline(always)]
-    fn waker_at(&self, item: *const u32) -> SlotWaker<'_> {
-        let raw = RawWaker::new(item.cast(), &VTABLE);
+    pub(crate) fn waker(&self, slot: usize) -> SlotWaker<'_> {
+        let header = self.header();
+        debug_assert!(slot < header.capacity, "fanout: slot out of range");
+        // Invariant 2: `slot` bytes past the start, with the allocation's
+        // provenance (wrapping: the address need not be inside it, and is
+        // never dereferenced).
+        let data = self.header.as_ptr().cast::<u8>().wrapping_add(slot);
+        let raw = RawWaker::new(data.cast(), header.vtable);
         SlotWaker {
-            // SAFETY: `VTABLE`'s functions accept a pointer to an item of a live
-            // ready set, which `item` is for as long as `&self` lives; the
-            // `ManuallyDrop` keeps us from releasing a reference we never took.
+            // SAFETY: the vtable's functions accept the address of a slot of
+            // a live ready set (invariant 2), which `data` is for as long as
+            // `&self` lives; the `ManuallyDrop` keeps us from releasing a
+            // reference we never took.
             waker: ManuallyDrop::new(unsafe { Waker::from_raw(raw) }),
             _set: PhantomData,
         }
@@ -671,45 +654,6 @@ impl Deref for SlotWaker<'_> {
     }
 }
 
-/// Byte offset of `items` from the start of every ready-set allocation: the
-/// items come right after the header, so it depends on nothing else.
-const ITEMS_OFFSET: usize = {
-    let size = core::mem::size_of::<Header>();
-    let align = core::mem::align_of::<u32>();
-    size.div_ceil(align) * align
-};
-
-/// # Safety
-/// `header` must be the base of a live ready-set allocation and
-/// `slot < capacity`.
-#[inline]
-unsafe fn item_ptr(header: NonNull<Header>, slot: usize) -> *const u32 {
-    // SAFETY: per the contract, the allocation is live and `ITEMS_OFFSET +
-    // 4 * slot` stays inside it because `slot < capacity`; the pointer keeps
-    // the provenance of the whole allocation, which `resolve` relies on.
-    unsafe {
-        header
-            .as_ptr()
-            .cast::<u8>()
-            .add(ITEMS_OFFSET)
-            .cast::<u32>()
-            .add(slot)
-    }
-}
-
-/// The item at `at` (from [`item_ptr`]), as the atomic it is always accessed
-/// as (invariant 2; see `sync::AtomicU32` for why it is never loom's).
-///
-/// # Safety
-/// `at` must come from [`item_ptr`] on a ready set that is still allocated
-/// (it need not have been written yet, if the caller stores to it).
-#[inline(always)]
-unsafe fn item<'a>(at: *const u32) -> &'a AtomicU32 {
-    // SAFETY: aligned (4 bytes past 4-byte aligned items) and inside a live
-    // allocation, per the contract; every access to it is atomic.
-    unsafe { AtomicU32::from_ptr(at.cast_mut()) }
-}
-
 /// # Safety
 /// `header` must be the base of a live ready-set allocation.
 #[inline]
@@ -761,20 +705,20 @@ fn take<const LOCAL: bool>(word: &AtomicUsize) -> usize {
     }
 }
 
-/// Recovers the header and the slot from a waker's data pointer.
+/// Recovers the header and the slot from a waker's data pointer, for a set
+/// aligned to `2^SHIFT` (invariant 2): no memory is read.
 ///
 /// # Safety
-/// `item` must come from [`item_ptr`] on a ready set that is still allocated.
-#[inline]
-unsafe fn resolve(item: *const ()) -> (NonNull<Header>, usize) {
-    let item = item.cast::<u32>();
-    // SAFETY: an item is written before any waker of its slot exists, and
-    // only ever with its own slot number (invariant 2).
-    let slot = unsafe { self::item(item) }.load(Ordering::Relaxed) as usize;
-    // SAFETY: `item` is `ITEMS_OFFSET + 4 * slot` bytes past the header, in the
-    // same allocation, and carries that allocation's provenance.
-    let header = unsafe { item.sub(slot).cast::<u8>().sub(ITEMS_OFFSET) };
-    // SAFETY: derived from a non-null allocation base.
+/// `data` must be a waker's data pointer made by [`ReadySet::waker`] on a set
+/// of that alignment that is still allocated.
+#[inline(always)]
+unsafe fn resolve<const SHIFT: u32>(data: *const ()) -> (NonNull<Header>, usize) {
+    // (Wrapping: for a shift past the address width no set exists, and no
+    // waker of it is ever made; the function still has to compile.)
+    let slot = data as usize & 1usize.wrapping_shl(SHIFT).wrapping_sub(1);
+    // Back to the start, keeping the allocation's provenance.
+    let header = data.cast::<u8>().wrapping_sub(slot);
+    // SAFETY: the start of a live allocation, so not null.
     (
         unsafe { NonNull::new_unchecked(header.cast_mut().cast()) },
         slot,
@@ -825,11 +769,12 @@ unsafe fn free(header: NonNull<Header>) {
     // SAFETY: per the contract, nobody else reaches the allocation.
     unsafe {
         let layout = (*header.as_ptr()).layout;
+        let padding = (*header.as_ptr()).padding;
         let words = words_ptr(header).cast_mut();
         let total_words = (*header.as_ptr()).total_words;
         ptr::drop_in_place(ptr::slice_from_raw_parts_mut(words, 2 * total_words));
         ptr::drop_in_place(header.as_ptr());
-        dealloc(header.as_ptr().cast(), layout);
+        dealloc(header.as_ptr().cast::<u8>().sub(padding), layout);
     }
 }
 
@@ -868,16 +813,38 @@ impl Header {
     }
 }
 
-static VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+/// The vtables for each listed shift, in order.
+macro_rules! vtables {
+    ($($shift:literal)*) => {
+        [$(RawWakerVTable::new(
+            waker_clone::<$shift>,
+            waker_wake::<$shift>,
+            waker_wake_by_ref::<$shift>,
+            waker_drop::<$shift>,
+        )),*]
+    };
+}
+
+/// The number of shifts there are vtables for: every `k` with `2^k` at most
+/// [`MAX_CAPACITY`] rounded up.
+const SHIFTS: usize = 33;
+
+/// The wakers' vtables: entry `k` serves the sets aligned to `2^k`
+/// (invariant 2), its functions compiled for that `k`. One static, so that
+/// a set's wakers share one vtable address and `Waker::will_wake` sees them
+/// equal.
+static VTABLES: [RawWakerVTable; SHIFTS] = vtables!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32
+);
 
 /// # Safety
-/// `item` is a slot waker's data pointer (see [`resolve`]).
-unsafe fn waker_clone(item: *const ()) -> RawWaker {
+/// `data` is a slot waker's data pointer, of a set aligned to `2^SHIFT`
+/// (see [`resolve`]).
+unsafe fn waker_clone<const SHIFT: u32>(data: *const ()) -> RawWaker {
     // First: see `self_wake::current`.
     let running = self_wake::current();
     // SAFETY: the waker being cloned holds (or borrows) a reference.
-    let (header, _) = unsafe { resolve(item) };
+    let (header, _) = unsafe { resolve::<SHIFT>(data) };
     if counts_locally(running, header) {
         // SAFETY: as above.
         let local = unsafe { &(*header.as_ptr()).local_refs };
@@ -885,24 +852,24 @@ unsafe fn waker_clone(item: *const ()) -> RawWaker {
         let count = local.load(Ordering::Relaxed).wrapping_add(1);
         if count as isize <= MAX_REFS as isize {
             local.store(count, Ordering::Relaxed);
-            return RawWaker::new(item, &VTABLE);
+            return RawWaker::new(data, &VTABLES[SHIFT as usize]);
         }
     }
     // SAFETY: as above.
-    unsafe { clone_shared(item) }
+    unsafe { clone_shared::<SHIFT>(data) }
 }
 
 /// [`waker_clone`] counting in `refs` (or refusing a local count past its
-/// limit): out of line, and given only `item`, so that the clone counted
+/// limit): out of line, and given only `data`, so that the clone counted
 /// locally is a leaf that saves no registers.
 ///
 /// # Safety
 /// As for [`waker_clone`].
 #[inline(never)]
-unsafe fn clone_shared(item: *const ()) -> RawWaker {
+unsafe fn clone_shared<const SHIFT: u32>(data: *const ()) -> RawWaker {
     let running = self_wake::current();
     // SAFETY: the waker being cloned holds (or borrows) a reference.
-    let (header, _) = unsafe { resolve(item) };
+    let (header, _) = unsafe { resolve::<SHIFT>(data) };
     if counts_locally(running, header) {
         // The local count is at its limit (`waker_clone`).
         too_many_clones();
@@ -915,7 +882,7 @@ unsafe fn clone_shared(item: *const ()) -> RawWaker {
         refs.fetch_sub(1, Ordering::Relaxed);
         too_many_clones();
     }
-    RawWaker::new(item, &VTABLE)
+    RawWaker::new(data, &VTABLES[SHIFT as usize])
 }
 
 /// Out of line, so that a clone saves no registers for a panic that never
@@ -927,22 +894,22 @@ fn too_many_clones() -> ! {
 }
 
 /// # Safety
-/// `item` is an owned slot waker's data pointer.
-unsafe fn waker_wake(item: *const ()) {
+/// `data` is an owned slot waker's data pointer, as for [`waker_clone`].
+unsafe fn waker_wake<const SHIFT: u32>(data: *const ()) {
     // SAFETY: per the contract; we wake, then give up the owned reference.
     unsafe {
-        waker_wake_by_ref(item);
-        waker_drop(item);
+        waker_wake_by_ref::<SHIFT>(data);
+        waker_drop::<SHIFT>(data);
     }
 }
 
 /// # Safety
-/// `item` is a slot waker's data pointer.
-unsafe fn waker_wake_by_ref(item: *const ()) {
+/// `data` is a slot waker's data pointer, as for [`waker_clone`].
+unsafe fn waker_wake_by_ref<const SHIFT: u32>(data: *const ()) {
     // First: see `self_wake::current`.
     let running = self_wake::current();
     // SAFETY: the waker holds (or borrows) a reference, so the set is live.
-    let (header, slot) = unsafe { resolve(item) };
+    let (header, slot) = unsafe { resolve::<SHIFT>(data) };
     // SAFETY: as above.
     let head = unsafe { header.as_ref() };
     // (`running` is 0 when no engine runs here, and so is the owner of a
@@ -963,7 +930,7 @@ unsafe fn waker_wake_by_ref(item: *const ()) {
 /// of a wake on the engine's own thread saves no registers for it.
 ///
 /// # Safety
-/// As for [`waker_wake_by_ref`]; `header` and `slot` are what its item
+/// As for [`waker_wake_by_ref`]; `header` and `slot` are what its data pointer
 /// resolves to.
 #[inline(never)]
 unsafe fn wake_shared(header: NonNull<Header>, slot: usize) {
@@ -990,13 +957,13 @@ fn counts_locally(running: usize, header: NonNull<Header>) -> bool {
 }
 
 /// # Safety
-/// `item` is an owned slot waker's data pointer.
-unsafe fn waker_drop(item: *const ()) {
+/// `data` is an owned slot waker's data pointer, as for [`waker_clone`].
+unsafe fn waker_drop<const SHIFT: u32>(data: *const ()) {
     // First: see `self_wake::current`.
     let running = self_wake::current();
     // SAFETY: per the contract.
     unsafe {
-        let (header, _) = resolve(item);
+        let (header, _) = resolve::<SHIFT>(data);
         release(running, header);
     }
 }

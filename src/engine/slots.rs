@@ -506,7 +506,6 @@ impl<F> Slots<F> {
             if let Some(block) = self.fresh_block_mut() {
                 let slot = block.slots.used;
                 if slot < block.slots.len {
-                    block.ready.prepare(slot);
                     // A never-used place: no running task moves (invariant 1).
                     block.slots.push(Slot::Running(index, task));
                     self.running += 1;
@@ -792,9 +791,9 @@ impl<F: Future> Slots<F> {
                 // (invariant 1).
                 // SAFETY: `slot`, the first never-used place, is below `len`.
                 let task = unsafe { block.slots.push_running(slot, index, task) };
-                // SAFETY: `slot < len`, and a block's length is its ready
-                // set's capacity (`Block::new`).
-                let waker = unsafe { block.ready.prepare_waker_unchecked(slot) };
+                // `slot < len`, and a block's length is its ready set's
+                // capacity (`Block::new`).
+                let waker = block.ready.waker(slot);
                 // A first poll that panics leaves a running task: counted
                 // then too (invariant 3), by this guard, which costs nothing
                 // unless the poll unwinds.

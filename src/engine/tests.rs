@@ -80,7 +80,7 @@ fn shuffled(n: usize, mut seed: u64) -> Vec<usize> {
 #[test]
 fn wakes_come_out_once_each_in_slot_order() {
     for &n in SIZES {
-        let set = ReadySet::prepared(n);
+        let set = ReadySet::new(n);
         let (count, parent) = counting_waker();
         set.register(&parent);
         let order = shuffled(n, n as u64 + 1);
@@ -97,10 +97,46 @@ fn wakes_come_out_once_each_in_slot_order() {
     }
 }
 
+/// A waker is its set's start plus its slot, resolved through the vtable of
+/// the set's alignment (`ready`, "Wakers"): at each side of every power of
+/// two up to 2^12 (2^7 under Miri), a clone of the first and of the last
+/// slot's waker finds its own set and slot, wakes it by value, and gives its
+/// reference back, and clones of one slot's waker are `will_wake` equal.
+#[test]
+fn every_alignment_resolves_its_wakers_to_their_own_set_and_slot() {
+    let top = if cfg!(miri) { 7 } else { 12 };
+    for shift in 0..=top {
+        for n in [
+            (1usize << shift).saturating_sub(1).max(1),
+            1 << shift,
+            (1 << shift) + 1,
+        ] {
+            let set = ReadySet::new(n);
+            // A second set of the same size, alive at the same time: its
+            // wakers must not reach the first.
+            let other = ReadySet::new(n);
+            let before = set.counts();
+            let slots = [0, n - 1];
+            let kept: Vec<Waker> = slots.iter().map(|&slot| set.waker(slot).clone()).collect();
+            assert!(kept[1].will_wake(&set.waker(n - 1)), "n = {n}");
+            assert!(!kept[1].will_wake(&other.waker(n - 1)), "n = {n}");
+            assert_eq!(set.counts().0, before.0 + 2, "n = {n}");
+            for waker in kept {
+                waker.wake();
+            }
+            assert_eq!(set.counts(), before, "n = {n}");
+            let mut want = slots.to_vec();
+            want.dedup();
+            assert_eq!(drain(&set), want, "n = {n}");
+            assert!(drain(&other).is_empty(), "n = {n}");
+        }
+    }
+}
+
 #[test]
 fn a_round_is_one_snapshot_later_wakes_go_to_the_next() {
     let n = SIZES[SIZES.len() - 1];
-    let set = ReadySet::prepared(n);
+    let set = ReadySet::new(n);
     for slot in [0, n / 2] {
         set.waker(slot).wake_by_ref();
     }
@@ -124,7 +160,7 @@ fn a_round_is_one_snapshot_later_wakes_go_to_the_next() {
 
 #[test]
 fn cloned_wakers_outlive_the_set_and_wake_harmlessly() {
-    let set = ReadySet::prepared(3);
+    let set = ReadySet::new(3);
     let (count, parent) = counting_waker();
     set.register(&parent);
     let kept: Vec<Waker> = (0..3).map(|slot| set.waker(slot).clone()).collect();
@@ -558,11 +594,13 @@ fn a_batch_near_usize_max_pulls_never_waits_forever() {
 }
 
 /// A slot given back on its task's first poll is never-used again, and the
-/// next task's start writes its item again while a stale waker of the slot
-/// may read that item on another thread (`ready`, invariant 2): a data race
-/// (which Miri reports) until items became atomics. (Found in review.)
+/// next task takes it while a stale waker of the slot wakes on another
+/// thread. When wakers pointed at a per-slot item, the next task's start
+/// wrote that item again as the stale waker read it: a data race (which
+/// Miri reported) until items became atomics (found in review). Wakers read
+/// nothing per slot now (`ready`, "Wakers"); the test stays, for Miri.
 #[test]
-fn a_stale_waker_may_read_its_item_while_the_slot_takes_its_next_task() {
+fn a_stale_waker_may_wake_while_its_slot_takes_its_next_task() {
     extern crate std;
     use core::sync::atomic::AtomicBool;
     let woke = Arc::new(AtomicBool::new(false));
@@ -572,8 +610,8 @@ fn a_stale_waker_may_read_its_item_while_the_slot_takes_its_next_task() {
         let handle = handle.clone();
         core::future::poll_fn(move |cx: &mut Context<'_>| {
             if i == 0 {
-                // Hand a clone of the waker to a thread that wakes it (reading
-                // the item), then finish: the slot becomes never-used again.
+                // Hand a clone of the waker to a thread that wakes it,
+                // then finish: the slot becomes never-used again.
                 let waker = cx.waker().clone();
                 let woke2 = woke.clone();
                 *handle.lock().unwrap() = Some(std::thread::spawn(move || {

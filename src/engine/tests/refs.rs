@@ -29,7 +29,7 @@ const LOCAL: bool = cfg!(feature = "std");
 
 #[test]
 fn a_clone_and_a_drop_in_the_run_are_counted_on_its_thread() {
-    let set = ReadySet::first_prepared(4);
+    let set = ReadySet::first(4);
     let run = Running::enter(set.owner());
     let waker = set.waker(0).clone();
     let again = waker.clone();
@@ -46,7 +46,7 @@ fn a_clone_and_a_drop_in_the_run_are_counted_on_its_thread() {
 
 #[test]
 fn a_clone_made_in_the_run_may_be_dropped_on_another_thread() {
-    let set = ReadySet::first_prepared(4);
+    let set = ReadySet::first(4);
     let waker = {
         let _run = Running::enter(set.owner());
         set.waker(1).clone()
@@ -65,7 +65,7 @@ fn a_clone_made_in_the_run_may_be_dropped_on_another_thread() {
 
 #[test]
 fn a_clone_made_outside_the_run_may_be_dropped_in_it() {
-    let set = ReadySet::first_prepared(4);
+    let set = ReadySet::first(4);
     let waker = set.waker(2).clone();
     assert_eq!(set.counts(), (ENGINE_REFS + 1, 0), "no run: atomics");
     {
@@ -83,7 +83,7 @@ fn a_clone_made_outside_the_run_may_be_dropped_in_it() {
 #[test]
 fn a_clone_made_in_the_run_outlives_the_engine() {
     let (parent_count, parent) = counting_waker();
-    let set = ReadySet::first_prepared(4);
+    let set = ReadySet::first(4);
     set.register(&parent);
     let wakers = {
         let _run = Running::enter(set.owner());
@@ -112,9 +112,8 @@ fn a_later_block_counts_every_reference_with_atomics() {
     // A later block's owner token is its first set's address, which a new
     // engine may take once that set is freed: its wakers never count
     // locally, even while the engine runs.
-    let first = ReadySet::first_prepared(2);
+    let first = ReadySet::first(2);
     let (later, _) = ReadySet::with_tail(2, Layout::new::<()>(), Owner::SameAs(first.owner()));
-    later.prepare(0);
     let run = Running::enter(first.owner());
     let waker = later.waker(0).clone();
     assert_eq!(later.counts(), (ENGINE_REFS + 1, 0));
@@ -125,7 +124,7 @@ fn a_later_block_counts_every_reference_with_atomics() {
 
 #[test]
 fn a_clone_past_the_limit_panics_and_counts_nothing() {
-    let set = ReadySet::first_prepared(1);
+    let set = ReadySet::first(1);
     let full = (usize::MAX - MAX_REFS + 1, 0);
     set.set_counts(full);
     let cloned = catch_unwind(AssertUnwindSafe(|| set.waker(0).clone()));
@@ -270,7 +269,7 @@ fn wakers_kept_by_dropped_tasks_outlive_the_batch_anywhere() {
         {
             // Dropped while another batch runs on this thread: not its
             // engine, so counted with atomics.
-            let other = ReadySet::first_prepared(1);
+            let other = ReadySet::first(1);
             let _run = Running::enter(other.owner());
             drop(inside);
         }

@@ -20,7 +20,7 @@ extern crate std;
 fn wakes_from_other_threads_are_never_lost() {
     let n = if cfg!(miri) { 40 } else { 5_000 };
     let threads = 4;
-    let set = ReadySet::prepared(n);
+    let set = ReadySet::new(n);
     let (_, parent) = counting_waker();
     set.register(&parent);
     let wakers: Vec<Waker> = (0..n).map(|slot| set.waker(slot).clone()).collect();
@@ -61,7 +61,7 @@ fn wakes_from_other_threads_are_never_lost() {
 fn the_engine_sleeps_only_when_a_wake_will_come() {
     let n = if cfg!(miri) { 130 } else { 4_097 };
     let threads = 3;
-    let set = ReadySet::prepared(n);
+    let set = ReadySet::new(n);
     let (parent_count, parent) = counting_waker();
     let wakers: Vec<Waker> = (0..n).map(|slot| set.waker(slot).clone()).collect();
     let mut seen = alloc::vec![false; n];
@@ -104,7 +104,7 @@ fn the_engine_sleeps_only_when_a_wake_will_come() {
 fn the_queued_flag_never_loses_a_wake() {
     let threads = 3;
     let rounds = if cfg!(miri) { 3 } else { 1_000 };
-    let set = ReadySet::prepared(65);
+    let set = ReadySet::new(65);
     let (_, parent) = counting_waker();
     set.register(&parent);
     let published: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
@@ -149,7 +149,7 @@ fn the_queued_flag_never_loses_a_wake() {
 #[test]
 fn late_wakes_race_the_drop_of_the_batch() {
     let threads = 3;
-    let set = ReadySet::prepared(70);
+    let set = ReadySet::new(70);
     let (parent_count, parent) = counting_waker();
     set.register(&parent);
     let wakers: Vec<Waker> = (0..threads).map(|t| set.waker(t * 30).clone()).collect();
@@ -178,7 +178,7 @@ fn late_wakes_race_the_drop_of_the_batch() {
 fn the_drop_of_the_set_races_wakers_counted_on_its_thread() {
     use super::super::self_wake::Running;
     let (parent_count, parent) = counting_waker();
-    let set = ReadySet::first_prepared(2);
+    let set = ReadySet::first(2);
     set.register(&parent);
     let (first, second) = {
         let _run = Running::enter(set.owner());
