@@ -89,12 +89,14 @@ fn tasks(n: usize) -> impl Iterator<Item = YieldOnce<Result<u64, ()>>> {
 
 /// What fanout may hold per task at most: the task and its index in a slot
 /// (rounded up to 8 bytes, plus 8 for the slot's state), a bit of the ready
-/// set (rounded up to a byte), and its place in the output `Vec`. (A waker
-/// stores nothing per task.) Everything else is per batch.
+/// set (rounded up to a byte), under 2 bytes of the room that aligns the
+/// ready set's header to the capacity rounded up to a power of two (a waker
+/// stores nothing per task: `ready`, "Wakers"), and its place in the output
+/// `Vec`. Everything else is per batch.
 fn fanout_bound(n: usize) -> usize {
     let task = std::mem::size_of::<YieldOnce<Result<u64, ()>>>().div_ceil(8) * 8;
     let output = std::mem::size_of::<Result<u64, ()>>();
-    let per_task = task + 8 + 8 + 1 + output;
+    let per_task = task + 8 + 8 + 1 + 2 + output;
     n * per_task + (64 << 10)
 }
 

@@ -6,14 +6,15 @@
 //! ever handed out; the block's slots (the tasks themselves) live at its end:
 //!
 //! ```text
-//! +--------+-----------------------------------+-------------------+
-//! | Header | words: 2 x [AtomicUsize; total]   | tail: the block's |
-//! | refs   | the shared set, then the local    | slots, owned by   |
-//! | parent | set, each: level 0 (leaves), 1 bit| the engine        |
-//! | owner  | per slot; level 1, 1 bit per      | (never read here) |
-//! | ...    | level-0 word; ... one top word    |                   |
-//! +--------+-----------------------------------+-------------------+
-//! ^ aligned to 2^k, the capacity rounded up to a power of two
+//! +---------+--------+-----------------------------------+-------------------+
+//! | padding | Header | words: 2 x [AtomicUsize; total]   | tail: the block's |
+//! | (0 for  | refs   | the shared set, then the local    | slots, owned by   |
+//! | up to 8 | parent | set, each: level 0 (leaves), 1 bit| the engine        |
+//! | slots)  | owner  | per slot; level 1, 1 bit per      | (never read here) |
+//! |         | ...    | level-0 word; ... one top word    |                   |
+//! +---------+--------+-----------------------------------+-------------------+
+//!           ^ the set's start: a multiple of 2^k, the capacity rounded up
+//!             to a power of two
 //! ```
 //!
 //! Why the slots share the set's allocation: a block then costs one
@@ -24,11 +25,11 @@
 //!
 //! # Wakers: an address, nothing stored
 //!
-//! Slot `i`'s waker is the address `i` bytes past the start of the
-//! allocation (never dereferenced: only a number with the allocation's
-//! provenance). The allocation is aligned to `2^k` with `2^k >= capacity`,
-//! so the waker's low `k` bits are `i` and the rest are the start: the
-//! header. `k` is in the waker's vtable: there is one vtable per `k`
+//! Slot `i`'s waker is the address `i` bytes past the set's start, its
+//! header (never dereferenced: only a number with the allocation's
+//! provenance). The header sits at a multiple of `2^k` with `2^k >=
+//! capacity`, so the waker's low `k` bits are `i` and the rest are the
+//! header's address. `k` is in the waker's vtable: there is one vtable per `k`
 //! ([`VTABLES`]), whose functions are compiled for it, so resolving a waker
 //! is two register operations and reads no memory. Wakers cost no
 //! allocation, and the engine hands a child a borrowed waker ([`SlotWaker`])
@@ -38,9 +39,12 @@
 //! per slot holding `i`. A wake from outside then read that item first: one
 //! more cache line per wake in a random place, the cost that decides driven
 //! wakes over 100,000 tasks; the engine wrote it for every task it started;
-//! and it was 4 more bytes per task. The alignment costs nothing for blocks
-//! of up to 16 slots (the allocator's own alignment) and an aligned
-//! allocation above that, whose padding the allocator keeps.
+//! and it was 4 more bytes per task. The alignment costs room for padding
+//! before the header: `2^k` less the allocation's own alignment (8 bytes on
+//! 64-bit targets), so nothing for blocks of up to 8 slots and under 2
+//! bytes per slot above that. (Asking the allocator for the alignment
+//! instead took its slower path, `posix_memalign` in glibc: 350 more
+//! instructions for a batch of 20.)
 //!
 //! # The hierarchical bit set
 //!
@@ -105,9 +109,11 @@
 //!    out and given up as its holder's last act.
 //! 2. The header's plain fields are written once, before the first waker
 //!    exists, and never again. The words are built clear, one by one,
-//!    before the set is handed out. The allocation starts at a multiple of
-//!    `2^k` (the header's `shift`), with `capacity <= 2^k`, and slot `i`'s
-//!    wakers all carry the address `start + i` and the vtable of `k`.
+//!    before the set is handed out. The header sits at a multiple of `2^k`
+//!    with `capacity <= 2^k`, `padding` bytes into an allocation aligned
+//!    only as its contents need (freed from `header - padding`), and slot
+//!    `i`'s wakers all carry the address `header + i` and the vtable of `k`
+//!    (the header's `vtable`).
 //! 3. For every non-zero word below the top, its bit in the level above is set,
 //!    or the waker that made it non-zero is still climbing and will set it, or
 //!    the engine has taken that bit in its current round and will take the word.
@@ -173,14 +179,14 @@ struct Header {
     levels: usize,
     /// Index into `words` of each level's first word.
     level_start: [usize; MAX_LEVELS],
-    /// Byte offset of `words` from the start of the allocation.
+    /// Byte offset of `words` from the header.
     words_offset: usize,
     /// Number of words in all levels together.
     total_words: usize,
     /// Number of slots.
     capacity: usize,
-    /// The vtable of this set's wakers: [`VTABLES`]`[k]`, where the
-    /// allocation is aligned to `2^k >= capacity` (invariant 2).
+    /// The vtable of this set's wakers: [`VTABLES`]`[k]`, where the header
+    /// sits at a multiple of `2^k >= capacity` (invariant 2).
     vtable: &'static RawWakerVTable,
     /// The layout of the whole allocation, for `dealloc`.
     layout: Layout,
@@ -200,9 +206,10 @@ pub(crate) enum Owner {
     /// No engine: wakes always take the atomic path (tests).
     #[cfg_attr(not(test), allow(dead_code))]
     Nobody,
-    /// The engine's first set: its own address names the engine. An
-    /// allocation's address is not reused while it lives, and it lives while
-    /// the engine or any of its wakers does, so no other live engine has it.
+    /// The engine's first set: its own address (its header's) names the
+    /// engine. An address inside a live allocation is not reused, and the
+    /// allocation lives while the engine or any of its wakers does, so no
+    /// other live engine has it.
     This,
     /// A later block: the same owner as the engine's first set
     /// ([`ReadySet::owner`]).
@@ -265,22 +272,16 @@ impl ReadySet {
         }
         let too_big = "fanout: batch too large to lay out";
         // The wakers' alignment (invariant 2): `2^shift >= capacity`.
-        let shift = capacity
-            .checked_next_power_of_two()
-            .expect(too_big)
-            .trailing_zeros();
-        let align = 1usize.checked_shl(shift).expect(too_big);
+        let align = capacity.checked_next_power_of_two().expect(too_big);
+        let shift = align.trailing_zeros();
         let (set, words_offset) = Layout::new::<Header>()
             .extend(Layout::array::<AtomicUsize>(2 * total_words).expect(too_big))
             .expect(too_big);
         let (set, tail_offset) = set.extend(tail).expect(too_big);
         // The header goes at the first multiple of `align` in the
-        // allocation: asked of the allocator as an alignment, that took a
-        // slower path (`posix_memalign` in glibc: 350 more instructions a
-        // batch of 20), so the allocation is `align` larger instead, at most
-        // twice the capacity in bytes (a waker used to cost 4 per slot).
-        // Blocks of up to `set.align()` slots (8 on 64-bit targets) need no
-        // room.
+        // allocation, which has room for the padding before it (see
+        // "Wakers"): under twice the capacity in bytes, none for blocks of
+        // up to `set.align()` slots.
         let room = align.saturating_sub(set.align());
         let layout =
             Layout::from_size_align(set.size().checked_add(room).expect(too_big), set.align())
@@ -372,12 +373,27 @@ impl ReadySet {
     /// A waker for `slot`, borrowed from the engine: no reference count changes
     /// unless the child clones it.
     ///
-    /// `slot` must be below the capacity (checked in debug builds).
-    #[inline(always)]
+    /// # Panics
+    /// If `slot` is not below the capacity.
+    #[cfg(test)]
     pub(crate) fn waker(&self, slot: usize) -> SlotWaker<'_> {
+        assert!(slot < self.header().capacity, "fanout: slot out of range");
+        // SAFETY: checked just above.
+        unsafe { self.waker_unchecked(slot) }
+    }
+
+    /// [`ReadySet::waker`] without the bounds check, for the engine's hot
+    /// paths, which have just compared `slot` with their block's length
+    /// (the set's capacity).
+    ///
+    /// # Safety
+    /// `slot` must be below the capacity: a waker of a slot past it would
+    /// resolve to another address than this set's (invariant 2).
+    #[inline(always)]
+    pub(crate) unsafe fn waker_unchecked(&self, slot: usize) -> SlotWaker<'_> {
         let header = self.header();
         debug_assert!(slot < header.capacity, "fanout: slot out of range");
-        // Invariant 2: `slot` bytes past the start, with the allocation's
+        // Invariant 2: `slot` bytes past the header, with the allocation's
         // provenance (wrapping: the address need not be inside it, and is
         // never dereferenced).
         let data = self.header.as_ptr().cast::<u8>().wrapping_add(slot);
@@ -385,11 +401,18 @@ impl ReadySet {
         SlotWaker {
             // SAFETY: the vtable's functions accept the address of a slot of
             // a live ready set (invariant 2), which `data` is for as long as
-            // `&self` lives; the `ManuallyDrop` keeps us from releasing a
+            // `&self` lives, since `slot` is below the capacity (the
+            // contract); the `ManuallyDrop` keeps us from releasing a
             // reference we never took.
             waker: ManuallyDrop::new(unsafe { Waker::from_raw(raw) }),
             _set: PhantomData,
         }
+    }
+
+    /// Bytes of padding before the header, for tests.
+    #[cfg(test)]
+    pub(crate) fn padding(&self) -> usize {
+        self.header().padding
     }
 
     /// Notes `slot` in the local bit set, as a wake of its waker on the
@@ -718,7 +741,7 @@ unsafe fn resolve<const SHIFT: u32>(data: *const ()) -> (NonNull<Header>, usize)
     let slot = data as usize & 1usize.wrapping_shl(SHIFT).wrapping_sub(1);
     // Back to the start, keeping the allocation's provenance.
     let header = data.cast::<u8>().wrapping_sub(slot);
-    // SAFETY: the start of a live allocation, so not null.
+    // SAFETY: the header of a live set, so not null.
     (
         unsafe { NonNull::new_unchecked(header.cast_mut().cast()) },
         slot,
@@ -828,6 +851,8 @@ macro_rules! vtables {
 /// The number of shifts there are vtables for: every `k` with `2^k` at most
 /// [`MAX_CAPACITY`] rounded up.
 const SHIFTS: usize = 33;
+const _: () =
+    assert!((MAX_CAPACITY as u64).next_power_of_two().trailing_zeros() as usize == SHIFTS - 1);
 
 /// The wakers' vtables: entry `k` serves the sets aligned to `2^k`
 /// (invariant 2), its functions compiled for that `k`. One static, so that

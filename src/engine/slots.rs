@@ -791,9 +791,9 @@ impl<F: Future> Slots<F> {
                 // (invariant 1).
                 // SAFETY: `slot`, the first never-used place, is below `len`.
                 let task = unsafe { block.slots.push_running(slot, index, task) };
-                // `slot < len`, and a block's length is its ready set's
-                // capacity (`Block::new`).
-                let waker = block.ready.waker(slot);
+                // SAFETY: `slot < len`, and a block's length is its ready
+                // set's capacity (`Block::new`).
+                let waker = unsafe { block.ready.waker_unchecked(slot) };
                 // A first poll that panics leaves a running task: counted
                 // then too (invariant 3), by this guard, which costs nothing
                 // unless the poll unwinds.
@@ -841,7 +841,9 @@ impl<F: Future> Slots<F> {
         // SAFETY: invariant 1: the future stays where it is until it is dropped
         // in place, so it is pinned for as long as it lives.
         let task = unsafe { Pin::new_unchecked(task) };
-        let waker = block.ready.waker(id.slot as usize);
+        // SAFETY: the slot is below `used` (checked above), so below `len`,
+        // the set's capacity (`Block::new`).
+        let waker = unsafe { block.ready.waker_unchecked(id.slot as usize) };
         let mut cx = Context::from_waker(&waker);
         match task.poll(&mut cx) {
             Poll::Pending => Polled::Pending,

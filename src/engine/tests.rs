@@ -97,14 +97,18 @@ fn wakes_come_out_once_each_in_slot_order() {
     }
 }
 
-/// A waker is its set's start plus its slot, resolved through the vtable of
-/// the set's alignment (`ready`, "Wakers"): at each side of every power of
-/// two up to 2^12 (2^7 under Miri), a clone of the first and of the last
-/// slot's waker finds its own set and slot, wakes it by value, and gives its
-/// reference back, and clones of one slot's waker are `will_wake` equal.
+/// A waker is its set's header address plus its slot, resolved through the
+/// vtable of the set's alignment (`ready`, "Wakers"): at each side of every
+/// power of two up to 2^12 (2^7 under Miri), clones of the first, a middle
+/// and the last slot's waker find their own set and slot, wake it by value,
+/// and give their reference back; clones of one slot's waker are
+/// `will_wake` equal; and a clone that outlives its set is the last
+/// reference, which frees the allocation from before its header (Miri
+/// checks the free). Some of these sets have padding before their header.
 #[test]
 fn every_alignment_resolves_its_wakers_to_their_own_set_and_slot() {
     let top = if cfg!(miri) { 7 } else { 12 };
+    let mut padded = 0;
     for shift in 0..=top {
         for n in [
             (1usize << shift).saturating_sub(1).max(1),
@@ -112,23 +116,55 @@ fn every_alignment_resolves_its_wakers_to_their_own_set_and_slot() {
             (1 << shift) + 1,
         ] {
             let set = ReadySet::new(n);
+            padded += usize::from(set.padding() > 0);
             // A second set of the same size, alive at the same time: its
             // wakers must not reach the first.
             let other = ReadySet::new(n);
+            let (count, parent) = counting_waker();
+            set.register(&parent);
             let before = set.counts();
-            let slots = [0, n - 1];
+            let mut slots = [0, n / 2, n - 1].to_vec();
+            slots.dedup();
             let kept: Vec<Waker> = slots.iter().map(|&slot| set.waker(slot).clone()).collect();
-            assert!(kept[1].will_wake(&set.waker(n - 1)), "n = {n}");
-            assert!(!kept[1].will_wake(&other.waker(n - 1)), "n = {n}");
-            assert_eq!(set.counts().0, before.0 + 2, "n = {n}");
+            assert!(kept[kept.len() - 1].will_wake(&set.waker(n - 1)), "n = {n}");
+            assert!(
+                !kept[kept.len() - 1].will_wake(&other.waker(n - 1)),
+                "n = {n}"
+            );
+            assert_eq!(set.counts().0, before.0 + slots.len(), "n = {n}");
             for waker in kept {
                 waker.wake();
             }
             assert_eq!(set.counts(), before, "n = {n}");
-            let mut want = slots.to_vec();
-            want.dedup();
-            assert_eq!(drain(&set), want, "n = {n}");
+            assert_eq!(count.0.load(Ordering::SeqCst), 1, "n = {n}");
+            assert_eq!(drain(&set), slots, "n = {n}");
             assert!(drain(&other).is_empty(), "n = {n}");
+            // The last reference: a waker, after the set.
+            let late = set.waker(n - 1).clone();
+            drop(set);
+            late.wake_by_ref();
+            drop(late);
+        }
+    }
+    assert!(padded > 0, "no set had padding before its header");
+}
+
+/// The block's slots live in the set's tail: whatever the set's padding, a
+/// tail aligned to 64 or 4,096 bytes is aligned, and every byte of it is
+/// inside the allocation (written here; Miri checks the bounds).
+#[test]
+fn a_tail_is_aligned_and_in_bounds_after_any_padding() {
+    use super::ready::Owner;
+    use core::alloc::Layout;
+    for align in [1, 8, 64, 4096] {
+        for n in [1, 9, 100, 1000] {
+            let tail = Layout::from_size_align(3 * n, align).unwrap();
+            let (set, at) = ReadySet::with_tail(n, tail, Owner::Nobody);
+            assert_eq!(at.as_ptr() as usize % align, 0, "align {align}, n = {n}");
+            // SAFETY: `with_tail` gives `3 * n` bytes at `at`, the tail's.
+            unsafe { core::ptr::write_bytes(at.as_ptr(), 0xA5, 3 * n) };
+            set.waker(n - 1).wake_by_ref();
+            assert_eq!(drain(&set), [n - 1], "align {align}, n = {n}");
         }
     }
 }

@@ -44,6 +44,27 @@ fn a_clone_and_a_drop_in_the_run_are_counted_on_its_thread() {
     drop(run);
 }
 
+/// The same with a set whose header sits after padding (1,000 slots: a
+/// multiple of 1,024 bytes): wakers count locally by the header's address,
+/// which is the owner token.
+#[test]
+fn a_padded_first_set_counts_its_run_s_clones_locally() {
+    let set = ReadySet::first(1000);
+    let run = Running::enter(set.owner());
+    let wakers: Vec<Waker> = [0, 500, 999]
+        .iter()
+        .map(|&s| set.waker(s).clone())
+        .collect();
+    if LOCAL {
+        assert_eq!(set.counts(), (ENGINE_REFS, 3), "no atomic touched");
+    } else {
+        assert_eq!(set.counts(), (ENGINE_REFS + 3, 0));
+    }
+    drop(wakers);
+    assert_eq!(set.counts(), (ENGINE_REFS, 0));
+    drop(run);
+}
+
 #[test]
 fn a_clone_made_in_the_run_may_be_dropped_on_another_thread() {
     let set = ReadySet::first(4);
