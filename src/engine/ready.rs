@@ -402,13 +402,13 @@ impl ReadySet {
         // never dereferenced).
         let data = self.header.as_ptr().cast::<u8>().wrapping_add(slot);
         let raw = RawWaker::new(data.cast(), header.vtable);
+        // SAFETY: `data` is a slot of this set (`slot` is below the capacity,
+        // the contract), which the vtable's functions accept (invariant 2).
+        let waker = unsafe { Waker::from_raw(raw) };
         SlotWaker {
-            // SAFETY: the vtable's functions accept the address of a slot of
-            // a live ready set (invariant 2), which `data` is for as long as
-            // `&self` lives, since `slot` is below the capacity (the
-            // contract); the `ManuallyDrop` keeps us from releasing a
-            // reference we never took.
-            waker: ManuallyDrop::new(unsafe { Waker::from_raw(raw) }),
+            // Borrowed for as long as `&self` keeps the set alive: the
+            // `ManuallyDrop` keeps us from releasing a reference we never took.
+            waker: ManuallyDrop::new(waker),
             _set: PhantomData,
         }
     }
