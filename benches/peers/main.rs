@@ -20,6 +20,12 @@
 //! in the same run under the same machine load. Each module's doc says which
 //! peers apply and why the others do not.
 //!
+//! The bench compiles in one codegen unit (`[profile.bench.package.fanout]`
+//! in `Cargo.toml`): every row's combinator is monomorphized here, next to
+//! the tasks it polls, and with the default sixteen units whether a task's
+//! `poll` could be inlined into it depended on which units the compiler put
+//! the two in — an unrelated edit moved rows by up to 3×.
+//!
 //! Before a row is measured it is run once with allocation counting on (the
 //! global allocator below) and its output checked, so a broken row fails
 //! loudly, under `cargo bench -- --test` too; the count goes to the report.

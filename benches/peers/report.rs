@@ -347,6 +347,10 @@ fn machine(w: &mut String) {
     _ = writeln!(w, "| executor | `futures::executor::block_on` (and `smol::block_on` where the group says so) |");
     _ = writeln!(
         w,
+        "| build | the `bench` profile, this package in one codegen unit (`[profile.bench.package.fanout]` in `Cargo.toml`), so that whether a row's task is inlined into its combinator does not depend on how the compiler split the crate |"
+    );
+    _ = writeln!(
+        w,
         "| GLIBC_TUNABLES | `{}` |",
         std::env::var("GLIBC_TUNABLES").unwrap_or_else(|_| "(unset)".into())
     );
