@@ -88,7 +88,9 @@ impl<S: Source> Future for JoinAll<S> {
         this.engine.as_mut().start_turn();
         // Events still to come after the first of this poll: it only sizes
         // storage, so one look per poll is enough.
-        let more = this.engine.events_hint().saturating_sub(1);
+        let more = this
+            .outputs
+            .more_hint(|| this.engine.events_hint().saturating_sub(1));
         let outputs = &mut *this.outputs;
         ready!(this.engine.as_mut().poll_drive(cx, |event| {
             match event {

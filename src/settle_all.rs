@@ -190,7 +190,9 @@ where
         this.engine.as_mut().start_turn();
         loop {
             // Only sizes storage, so one look per drive is enough.
-            let more = this.engine.events_hint().saturating_sub(1);
+            let more = this
+                .outcomes
+                .more_hint(|| this.engine.events_hint().saturating_sub(1));
             let (outcomes, fail_fast) = (&mut *this.outcomes, *this.fail_fast);
             let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {
                 let (index, outcome) = match event {

@@ -213,7 +213,9 @@ where
         this.engine.as_mut().start_turn();
         loop {
             // Only sizes storage, so one look per drive is enough.
-            let more = this.engine.events_hint().saturating_sub(1);
+            let more = this
+                .results
+                .more_hint(|| this.engine.events_hint().saturating_sub(1));
             let (verdict, results, fail_fast) =
                 (&mut *this.verdict, &mut *this.results, *this.fail_fast);
             let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {

@@ -925,10 +925,15 @@ fn too_many_clones() -> ! {
 /// # Safety
 /// `data` is an owned slot waker's data pointer, as for [`waker_clone`].
 unsafe fn waker_wake<const SHIFT: u32>(data: *const ()) {
-    // SAFETY: per the contract; we wake, then give up the owned reference.
+    // First: see `self_wake::current`. Read once for the wake and the drop
+    // (a wake by value is how most wakes from outside the batch arrive).
+    let running = self_wake::current();
+    // SAFETY: the owned waker keeps the set alive until its release below.
+    let (header, slot) = unsafe { resolve::<SHIFT>(data) };
+    // SAFETY: as above.
     unsafe {
-        waker_wake_by_ref::<SHIFT>(data);
-        waker_drop::<SHIFT>(data);
+        wake_resolved(running, header, slot);
+        release(running, header);
     }
 }
 
@@ -940,6 +945,18 @@ unsafe fn waker_wake_by_ref<const SHIFT: u32>(data: *const ()) {
     // SAFETY: the waker holds (or borrows) a reference, so the set is live.
     let (header, slot) = unsafe { resolve::<SHIFT>(data) };
     // SAFETY: as above.
+    unsafe { wake_resolved(running, header, slot) }
+}
+
+/// Wakes `slot` of the live set at `header`; `running` is this thread's
+/// [`self_wake::current`], read first by the caller.
+///
+/// # Safety
+/// The caller holds (or borrows) a reference to the set, and `slot` is
+/// below its capacity (what a waker's data pointer resolves to).
+#[inline(always)]
+unsafe fn wake_resolved(running: usize, header: NonNull<Header>, slot: usize) {
+    // SAFETY: per the contract, the set is live.
     let head = unsafe { header.as_ref() };
     // (`running` is 0 when no engine runs here, and so is the owner of a
     // set that has none.)
