@@ -294,6 +294,19 @@ mod tests {
             (0..100).map(|i| i * 10).collect::<Vec<_>>()
         );
 
+        // A hint that promised more tasks than came (a source whose size
+        // hint is wrong): the places past the last task held nothing, and
+        // go.
+        let mut ordered = Ordered::new();
+        ordered.put(5, 50, 94);
+        for i in (0..10).filter(|&i| i != 5) {
+            ordered.put(i, i * 10, 0);
+        }
+        assert_eq!(
+            ordered.into_vec(10),
+            (0..10).map(|i| i * 10).collect::<Vec<_>>()
+        );
+
         // A hint that fell short: the storage grows as it must.
         let mut ordered = Ordered::new();
         for i in [3, 0, 1, 2, 7, 4, 6, 5] {
