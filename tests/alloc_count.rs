@@ -165,14 +165,16 @@ fn allocations_are_independent_of_the_batch_size() {
     assert_eq!(small - baseline, two, "join_all(..).limit(64) over 10");
 
     // Tasks that finish in reverse order (task i yields n - 1 - i times): the
-    // outputs arrive out of order from the first one on. Exactly: the block,
-    // one `Vec` of an `Option` per output (which the output `Vec` is then
-    // collected into, in place: no second allocation), and — above 256
-    // slots — the round snapshot's `Vec`.
-    for (n, want) in [(10, 2), (100, 2), (1_000, 3)] {
+    // outputs arrive out of order from the first one on. Exactly: the block
+    // and the output `Vec` (each output written at its place from the
+    // start; it is handed back as it is); above 256 tasks, the bits that
+    // record which places are filled (up to 256 are kept inline) and the
+    // round snapshot's `Vec`.
+    for (n, want) in [(10, 2), (100, 2), (256, 2), (1_000, 4)] {
         let tasks: Vec<Countdown> = (0..n).map(|i| Countdown(n - 1 - i, i)).collect();
         let (outputs, counts) = measure(|| block_on(join_all(tasks)));
         assert!(outputs.iter().enumerate().all(|(i, &o)| i == o));
+        assert_eq!(outputs.capacity(), n, "no room past the last output");
         assert_eq!(
             counts - baseline,
             Counts {
