@@ -932,7 +932,7 @@ unsafe fn waker_wake<const SHIFT: u32>(data: *const ()) {
     let (header, slot) = unsafe { resolve::<SHIFT>(data) };
     // SAFETY: as above.
     unsafe {
-        wake_resolved(running, header, slot);
+        wake_resolved::<SHIFT>(running, header, slot);
         release(running, header);
     }
 }
@@ -945,7 +945,7 @@ unsafe fn waker_wake_by_ref<const SHIFT: u32>(data: *const ()) {
     // SAFETY: the waker holds (or borrows) a reference, so the set is live.
     let (header, slot) = unsafe { resolve::<SHIFT>(data) };
     // SAFETY: as above.
-    unsafe { wake_resolved(running, header, slot) }
+    unsafe { wake_resolved::<SHIFT>(running, header, slot) }
 }
 
 /// Wakes `slot` of the live set at `header`; `running` is this thread's
@@ -955,7 +955,7 @@ unsafe fn waker_wake_by_ref<const SHIFT: u32>(data: *const ()) {
 /// The caller holds (or borrows) a reference to the set, and `slot` is
 /// below its capacity (what a waker's data pointer resolves to).
 #[inline(always)]
-unsafe fn wake_resolved(running: usize, header: NonNull<Header>, slot: usize) {
+unsafe fn wake_resolved<const SHIFT: u32>(running: usize, header: NonNull<Header>, slot: usize) {
     // SAFETY: per the contract, the set is live.
     let head = unsafe { header.as_ref() };
     // (`running` is 0 when no engine runs here, and so is the owner of a
@@ -965,7 +965,18 @@ unsafe fn wake_resolved(running: usize, header: NonNull<Header>, slot: usize) {
         // (this is a task it polls waking itself or a sibling): a note in the
         // local set, which it looks at before it waits, is enough.
         // SAFETY: as above.
-        head.mark::<true>(unsafe { set_ptr::<true>(header) }, slot);
+        let words = unsafe { set_ptr::<true>(header) };
+        if SHIFT <= BITS.trailing_zeros() {
+            // Invariant 2: `capacity <= 2^SHIFT <= BITS`, so the set is one
+            // word (one level), known here at compile time: the note of a
+            // small batch's self-wake is a load, an `or` and a store, with
+            // no walk up the levels.
+            // SAFETY: the set has at least one word.
+            let word = unsafe { &*words };
+            word.store(word.load(Ordering::Relaxed) | 1 << slot, Ordering::Relaxed);
+        } else {
+            head.mark::<true>(words, slot);
+        }
     } else {
         // SAFETY: as above.
         unsafe { wake_shared(header, slot) };
