@@ -122,10 +122,9 @@ impl<T> Ordered<T> {
         // SAFETY: per the contract, `index < places <= placed.bits()`.
         let word = unsafe { self.placed.word_unchecked(word) };
         debug_assert!(*word & bit == 0, "task {index} reported twice");
-        // SAFETY: per the contract, inside the buffer's capacity and past
-        // its length: spare capacity, which the `Vec` does not own; no bit
-        // was set here (each index is reported once), so nothing is
+        // No bit was set here (each index is reported once): nothing is
         // overwritten.
+        // SAFETY: per the contract, spare capacity the `Vec` does not own.
         unsafe { ptr::write(self.items.as_mut_ptr().add(index), value) };
         *word |= bit;
     }
@@ -151,7 +150,10 @@ impl<T> Ordered<T> {
             }
             if self.places > 0 && self.items.len() == self.items.capacity() {
                 // Spare capacity holds early outputs, which `Vec::push`'s
-                // own growth would not carry over.
+                // own growth would not carry over. (Not reached today: an
+                // early output sits past the length, so a `Vec` holding one
+                // is never full. Kept, on this cold path, because a push
+                // that grew the `Vec` over early outputs would lose them.)
                 self.grow_items(index + 1, index + 1);
             }
             self.items.push(value);
@@ -196,10 +198,9 @@ impl<T> Ordered<T> {
         {
             bigger.reserve_exact(need.max(cap.saturating_mul(2)));
         }
-        // SAFETY: both buffers hold at least `cap` places and do not
-        // overlap; an untyped copy of them all carries over the `Vec`'s
-        // outputs and the early ones (invariant 2), and whatever
-        // uninitialized bytes lie between.
+        // An untyped copy of every place carries over the `Vec`'s outputs
+        // and the early ones (invariant 2), and the bytes between.
+        // SAFETY: both buffers hold at least `cap` places; no overlap.
         unsafe { ptr::copy_nonoverlapping(self.items.as_ptr(), bigger.as_mut_ptr(), cap) };
         // SAFETY: the new buffer now holds the first `len` outputs (and the
         // early ones at their places); the old one is freed without
@@ -209,7 +210,6 @@ impl<T> Ordered<T> {
             self.items.set_len(0);
         }
         self.items = bigger;
-        self.places = self.places.min(self.items.capacity());
     }
 
     /// Frees what was stored: the batch failed and its outputs will not be used.
