@@ -15,8 +15,9 @@
 //! | `s8_small_batches.rs` | `s8_small_batches/10000x8` | 10,000 batches of 8 yield-once futures, each built, run and dropped |
 //!
 //! Every scenario at one size is one criterion group, and every
-//! implementation of it — fanout's, each peer's, and a `floor` row that no
-//! combinator can beat — is one benchmark of that group, so they are measured
+//! implementation of it — fanout's, each peer's, a `floor` row that no
+//! combinator can beat, and in S3 and S8 a `bound` row (`bound.rs`: the least
+//! any join can do that polls only woken tasks) — is one benchmark of that group, so they are measured
 //! in the same run under the same machine load. Each module's doc says which
 //! peers apply and why the others do not.
 //!
@@ -40,6 +41,7 @@
 //!
 //! Nothing here asserts a time: benchmarks are reports, not tests.
 
+mod bound;
 mod common;
 mod report;
 mod s1_ready;

@@ -113,6 +113,9 @@ fn title(group: &str) -> &'static str {
 #[derive(PartialEq)]
 enum Kind {
     Floor,
+    /// `bound::*`: the least any join that keeps the contract can do
+    /// (`bound.rs`); neither fanout nor a peer.
+    Bound,
     Fanout,
     Peer,
 }
@@ -120,6 +123,8 @@ enum Kind {
 fn kind(id: &str) -> Kind {
     if id == "floor" {
         Kind::Floor
+    } else if id.starts_with("bound::") {
+        Kind::Bound
     } else if id.starts_with("fanout") {
         Kind::Fanout
     } else {
@@ -204,7 +209,11 @@ fn render(groups: &[Group]) -> String {
          the same group; time per iteration (one whole batch). **vs fastest peer** is the \
          fastest peer's median ÷ this row's (above 1: faster than every peer); **vs floor** \
          is this row's median ÷ the floor's (the floor is a plain loop polling each future \
-         with a no-op waker: no combinator can beat it). Allocations per task and peak \
+         with a no-op waker: no combinator can beat it). **bound vs fastest peer** is the \
+         fastest peer's median ÷ the `bound::join` row's, in the groups that have one: \
+         the least work a join can do while it polls only woken tasks, as fanout's \
+         contract asks (`benches/peers/bound.rs`), so the most any such design could lead \
+         by. Allocations per task and peak \
          memory (the most heap bytes one iteration held at once) are counted in one run \
          of each row before it is measured. See `benches/peers/` for what each \
          scenario and row does.\n"
@@ -214,18 +223,23 @@ fn render(groups: &[Group]) -> String {
     _ = writeln!(w, "## Summary\n");
     _ = writeln!(
         w,
-        "| scenario | group | fastest fanout | fastest peer | vs fastest peer | fanout faster? | contract (≥ 1.3×) met? |"
+        "| scenario | group | fastest fanout | fastest peer | vs fastest peer | fanout faster? | contract (≥ 1.3×) met? | bound vs fastest peer |"
     );
-    _ = writeln!(w, "| --- | --- | --- | --- | --- | --- | --- |");
+    _ = writeln!(w, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     for group in groups {
         let (Some(fanout), Some(peer)) = (group.fastest(Kind::Fanout), group.fastest(Kind::Peer))
         else {
             continue;
         };
         let (f, p) = (fanout.median.unwrap(), peer.median.unwrap());
+        // How far ahead of the fastest peer any design that keeps the
+        // contract can get here (`bound.rs`), where the group has a bound.
+        let bound = group
+            .fastest(Kind::Bound)
+            .map_or("–".into(), |b| format!("{:.2}×", p / b.median.unwrap()));
         _ = writeln!(
             w,
-            "| {} | `{}` | `{}` {} | `{}` {} | {:.2}× | {} | {} |",
+            "| {} | `{}` | `{}` {} | `{}` {} | {:.2}× | {} | {} | {bound} |",
             title(&group.name),
             group.name,
             fanout.record.id,

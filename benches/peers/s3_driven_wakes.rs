@@ -15,6 +15,10 @@
 //! - `floor`: polls every waiter once with a no-op waker, then for each index
 //!   in the driver's order sets the flag, wakes, and polls exactly that waiter
 //!   — knowing who was woken for free, which no combinator can.
+//! - `bound::join` (`bound.rs`): the least work a join can do that polls
+//!   only the woken task, as fanout's contract asks, with a waker per task;
+//!   not a peer — it says how much faster than the peers any such design
+//!   can be here.
 //! - fanout `join_all`; futures `join_all`, `FuturesOrdered`,
 //!   `FuturesUnordered`; futures-buffered `join_all`,
 //!   `FuturesUnorderedBounded`; futures-concurrency `Vec` `join`,
@@ -68,6 +72,10 @@ fn driven(c: &mut Criterion, name: String, order: &[usize]) {
             }
         }
         out
+    });
+    s.bench("bound::join", len_is(n), || {
+        let board = Board::new(n);
+        drive(&board, order, crate::bound::join(board.waiters()))
     });
     s.bench("fanout::join_all", len_is(n), || {
         let board = Board::new(n);
