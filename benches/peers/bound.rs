@@ -17,7 +17,16 @@
 //!   the nodes and the tasks; one for the output `Vec`.
 //!
 //! What it leaves out is everything fanout does on top: the source pulled
-//! lazily, limits, signals, events, the budget, slot reuse.
+//! lazily, limits, signals, events, the budget, slot reuse, closing the
+//! executor's waker when the batch is dropped (one atomic per batch).
+//!
+//! It is a lean design measured, not a proof of the least: fanout has two
+//! shortcuts that it lacks, both resting on the engine's run marker — a
+//! waker cloned on the batch's own thread while it runs is counted without
+//! an atomic (one atomic per task in S3), and a task that wakes itself
+//! during the batch's poll leaves a plain note (S8's tasks do, before the
+//! executor's waker is registered, so there they cost the bound one
+//! `fetch_or` each).
 
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
@@ -70,7 +79,8 @@ pub struct Join<F: Future> {
     tasks: NonNull<Option<F>>,
     n: usize,
     pending: usize,
-    started: bool,
+    /// Tasks given their first poll so far (in index order).
+    first_polled: usize,
     /// The outputs went to the caller.
     handed_out: bool,
     /// Capacity `n`; the output of task `i` is written at `i` when it
@@ -79,7 +89,7 @@ pub struct Join<F: Future> {
 }
 
 impl<F: Future> Join<F> {
-    fn new(tasks: impl Iterator<Item = F>) -> Self {
+    fn new(mut tasks: impl Iterator<Item = F>) -> Self {
         let n = tasks.size_hint().0;
         assert!(n <= MAX_TASKS, "bound::join: at most {MAX_TASKS} tasks");
         // Words per level: the leaves, then one bit per word below, up to a
@@ -127,13 +137,14 @@ impl<F: Future> Join<F> {
                 nodes,
             });
             let mut count = 0;
-            for task in tasks.take(n) {
+            for task in tasks.by_ref().take(n) {
                 nodes.add(count).write(Node(header));
                 slots.add(count).write(Some(task));
                 count += 1;
             }
-            assert_eq!(
-                count, n,
+            // (A panic here leaks the allocation: a bench-only shortcut.)
+            assert!(
+                count == n && tasks.next().is_none(),
                 "bound::join: the iterator's size hint must be exact"
             );
             Self {
@@ -141,7 +152,7 @@ impl<F: Future> Join<F> {
                 tasks: slots,
                 n,
                 pending: n,
-                started: false,
+                first_polled: 0,
                 handed_out: false,
                 out: Vec::with_capacity(n),
             }
@@ -165,10 +176,12 @@ impl<F: Future> Join<F> {
             // SAFETY: the task never moves: it lives in the allocation until
             // it is dropped in place (here, or in `drop`).
             if let Poll::Ready(output) = unsafe { Pin::new_unchecked(task) }.poll(&mut cx) {
-                *slot = None;
                 // SAFETY: `i < n = capacity`, and written once: the task is
-                // `None` from now on, so it is never polled again.
+                // `None` from now on, so it is never polled again. Written
+                // before the task is dropped, so that a `Drop` that panics
+                // leaves no `None` without its output.
                 unsafe { self.out.as_mut_ptr().add(i).write(output) };
+                *slot = None;
                 self.pending -= 1;
             }
         }
@@ -182,7 +195,12 @@ impl<F: Future> Join<F> {
     }
 
     fn walk(&mut self, level: usize, word: usize) -> bool {
-        let mut bits = self.header().word(level, word).swap(0, Ordering::Acquire);
+        let word_bits = self.header().word(level, word);
+        // A look first: an empty word costs a load, not a swap.
+        if word_bits.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let mut bits = word_bits.swap(0, Ordering::Acquire);
         let any = bits != 0;
         while bits != 0 {
             let below = word * 64 + bits.trailing_zeros() as usize;
@@ -235,11 +253,10 @@ impl<F: Future> Future for Join<F> {
         // in the allocation, which does not move with it).
         let this = unsafe { self.get_unchecked_mut() };
         assert!(!this.handed_out, "bound::join polled after it finished");
-        if !this.started {
-            this.started = true;
-            for i in 0..this.n {
-                this.run(i);
-            }
+        while this.first_polled < this.n {
+            let i = this.first_polled;
+            this.first_polled += 1;
+            this.run(i);
         }
         loop {
             if this.pending == 0 {
