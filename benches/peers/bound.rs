@@ -1,5 +1,5 @@
-//! The `bound` rows: the least work a join can do while it keeps fanout's
-//! contract of *polls per task = wakes + 1* — it polls only the tasks whose
+//! The `bound` rows: a lean join, as close to the least work as we could
+//! build, that keeps fanout's contract of *polls per task = wakes + 1* — it polls only the tasks whose
 //! wakers fired, so every task needs a waker of its own. Not a peer, and not
 //! a combinator anyone should use: no limit, no cancel, no fail-fast, no
 //! budget, one output order. It exists to measure how fast *any* design that

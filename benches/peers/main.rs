@@ -16,10 +16,11 @@
 //!
 //! Every scenario at one size is one criterion group, and every
 //! implementation of it — fanout's, each peer's, a `floor` row that no
-//! combinator can beat, and in S3 and S8 a `bound` row (`bound.rs`: the least
-//! any join can do that polls only woken tasks) — is one benchmark of that group, so they are measured
-//! in the same run under the same machine load. Each module's doc says which
-//! peers apply and why the others do not.
+//! combinator can beat, and in S3 and S8 a `bound` row (`bound.rs`: about the
+//! least any join can do that polls only woken tasks) — is one benchmark of
+//! that group, so they are measured in the same run under the same machine
+//! load. Each module's doc says which peers apply and why the others do
+//! not.
 //!
 //! The bench compiles in one codegen unit (`[profile.bench.package.fanout]`
 //! in `Cargo.toml`): every row's combinator is monomorphized here, next to

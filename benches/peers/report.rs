@@ -113,7 +113,8 @@ fn title(group: &str) -> &'static str {
 #[derive(PartialEq)]
 enum Kind {
     Floor,
-    /// `bound::*`: the least any join that keeps the contract can do
+    /// `bound::*`: a lean join that keeps the contract, about the least
+    /// any such join can do
     /// (`bound.rs`); neither fanout nor a peer.
     Bound,
     Fanout,
@@ -211,7 +212,7 @@ fn render(groups: &[Group]) -> String {
          is this row's median ÷ the floor's (the floor is a plain loop polling each future \
          with a no-op waker: no combinator can beat it). **bound vs fastest peer** is the \
          fastest peer's median ÷ the `bound::join` row's, in the groups that have one: \
-         the least work a join can do while it polls only woken tasks, as fanout's \
+         a lean join that polls only woken tasks, as fanout's \
          contract asks (`benches/peers/bound.rs`), so the most any such design could lead \
          by. Allocations per task and peak \
          memory (the most heap bytes one iteration held at once) are counted in one run \

@@ -15,10 +15,10 @@
 //! - `floor`: polls every waiter once with a no-op waker, then for each index
 //!   in the driver's order sets the flag, wakes, and polls exactly that waiter
 //!   — knowing who was woken for free, which no combinator can.
-//! - `bound::join` (`bound.rs`): the least work a join can do that polls
-//!   only the woken task, as fanout's contract asks, with a waker per task;
-//!   not a peer — it says how much faster than the peers any such design
-//!   can be here.
+//! - `bound::join` (`bound.rs`): a lean join, about the least work one can do
+//!   that polls only the woken task, as fanout's contract asks, with a waker
+//!   per task; not a peer — it shows roughly how far ahead of the peers such a
+//!   design can get here.
 //! - fanout `join_all`; futures `join_all`, `FuturesOrdered`,
 //!   `FuturesUnordered`; futures-buffered `join_all`,
 //!   `FuturesUnorderedBounded`; futures-concurrency `Vec` `join`,

@@ -11,11 +11,11 @@
 //!
 //! - `floor`: per batch, polls each future until it is ready into a `Vec`
 //!   of capacity 8 (no executor at all).
-//! - `bound::join` (`bound.rs`): the least work a join can do that polls
-//!   only woken tasks, as fanout's contract asks, with a waker per task; not
-//!   a peer — it says how much faster than the peers any such design can be
-//!   here. (The small paths of futures' joins poll every child on each wake,
-//!   which costs nothing extra when, as here, every child woke.)
+//! - `bound::join` (`bound.rs`): a lean join, about the least work one can do
+//!   that polls only woken tasks, as fanout's contract asks, with a waker per
+//!   task; not a peer — it shows roughly how far ahead of the peers such a
+//!   design can get here. (The small paths of futures' joins poll every child on each
+//!   wake, which costs nothing extra when, as here, every child woke.)
 //! - fanout: `join_all`, `when_all`.
 //! - futures: `future::join_all`, `future::try_join_all` (below 31 tasks both
 //!   take their small path: poll every child on every wake),
