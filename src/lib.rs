@@ -220,6 +220,7 @@ extern crate std;
 pub mod cancel;
 mod engine;
 mod first_ok;
+pub mod fixed;
 mod for_each;
 mod for_each_async;
 mod join_all;
@@ -237,6 +238,7 @@ mod when_any;
 mod when_each;
 
 pub use first_ok::{first_ok, FirstOk};
+pub use fixed::{Join, Race};
 pub use for_each::{for_each, ForEach};
 pub use for_each_async::{for_each_async, ForEachAsync};
 pub use join_all::{join_all, JoinAll};

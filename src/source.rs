@@ -53,6 +53,14 @@ pub trait Source: sealed::Sealed {
 ///     assert_eq!(c.await, ['x']);
 /// });
 /// ```
+// `do_not_recommend` on the blanket impl below makes a wrong argument fail
+// with this message, not with "not an iterator" from deep inside that impl.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a source of tasks: an iterator of futures, or `fanout::from_stream(stream)`",
+    label = "expected a `Vec`, an array or an iterator of futures",
+    note = "a tuple of futures of different types is joined in place: `use fanout::Join;` then `(a, b, c).when_all()` (or `.join_all()`, `.settle_all()`)",
+    note = "a `Stream` of futures becomes a source through `fanout::from_stream(stream)`"
+)]
 pub trait IntoSource {
     /// The source this turns into.
     type Source: Source;
@@ -145,6 +153,7 @@ where
     FromStream { stream }
 }
 
+#[diagnostic::do_not_recommend]
 impl<I> IntoSource for I
 where
     I: IntoIterator,

@@ -1,0 +1,76 @@
+//! What every fixed face shares: the cancel signal, fail-fast, the graceful
+//! stop, and the count of ended elements.
+
+use super::storage::Storage;
+use crate::cancel::CancelSource;
+use crate::signal::Signal;
+use core::pin::Pin;
+use core::task::Context;
+
+/// The state of a fixed batch besides its elements.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// Elements that ended: finished, or dropped by a cancel.
+    pub(crate) ended: usize,
+    pub(crate) fail_fast: bool,
+    /// Stop gracefully: cancel this source and wait, instead of dropping.
+    pub(crate) graceful: Option<CancelSource>,
+    /// The batch was told to stop (its signal, fail-fast, a race's winner):
+    /// the signal is not polled again.
+    pub(crate) stopping: bool,
+    /// The batch was canceled by its signal or by fail-fast.
+    pub(crate) canceled: bool,
+    pub(crate) done: bool,
+}
+
+impl Control {
+    /// Polls the signal, unless the batch already stops; cancels the batch
+    /// when it has fired.
+    #[inline(always)]
+    pub(crate) fn check_signal<S: Storage, C: Signal>(
+        &mut self,
+        signal: Pin<&mut C>,
+        slots: Pin<&mut S>,
+        cx: &mut Context<'_>,
+    ) {
+        if C::CAN_FIRE && !self.stopping && signal.poll(cx).is_ready() {
+            self.canceled = true;
+            self.stop(slots);
+        }
+    }
+
+    /// Stops the batch: drops every element still running, or, with a
+    /// graceful stop, cancels its source and lets them end on their own.
+    /// Idempotent.
+    pub(crate) fn stop<S: Storage>(&mut self, slots: Pin<&mut S>) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        match &self.graceful {
+            Some(stop) => stop.cancel(),
+            None => self.ended += slots.cancel(),
+        }
+    }
+
+    /// Runs one pass over the elements: `on_end` sees each element that
+    /// ended and says whether it stops the batch (a fail-fast fault). `true`
+    /// once every element has ended.
+    #[inline(always)]
+    pub(crate) fn pass<S: Storage>(
+        &mut self,
+        mut slots: Pin<&mut S>,
+        cx: &mut Context<'_>,
+        mut on_end: impl FnMut(&S, usize) -> bool,
+    ) -> bool {
+        slots.as_mut().start_pass();
+        while let Some(index) = slots.as_mut().poll_next(cx) {
+            self.ended += 1;
+            if on_end(&*slots, index) {
+                self.canceled = true;
+                self.stop(slots.as_mut());
+            }
+        }
+        self.ended == S::LEN
+    }
+}

@@ -1,0 +1,163 @@
+//! Tuples of 1 to 12 futures of different types: one storage struct per
+//! arity, a field per element, each element pinned in place (no allocation).
+
+use super::slot::Slot;
+use super::storage::{Judged, SharedError, Storage};
+use super::{sealed, Join};
+use crate::outcome::{Failure, Outcome, TaskOutput};
+use alloc::vec::Vec;
+use core::future::{Future, IntoFuture};
+use core::pin::Pin;
+use core::task::Context;
+use pin_project_lite::pin_project;
+
+/// How an element ended, as an outcome: `Canceled` if the batch dropped it.
+#[inline(always)]
+fn outcome<O: TaskOutput>(output: Option<O>) -> Outcome<O::Ok, O::Err> {
+    output.map_or(Outcome::Canceled, TaskOutput::into_outcome)
+}
+
+/// The value of an outcome already known to be `Completed`.
+#[inline(always)]
+fn value<T, E>(outcome: Outcome<T, E>) -> T {
+    match outcome {
+        Outcome::Completed(value) => value,
+        Outcome::Faulted(_) | Outcome::Canceled => {
+            unreachable!("fanout: only a batch whose every element completed hands out values")
+        }
+    }
+}
+
+const DROPPED: &str = "fanout: `join_all` cannot cancel an element";
+
+macro_rules! tuple {
+    ($Name:ident, $len:literal; $($F:ident $f:ident $i:tt),+) => {
+        pin_project! {
+            /// The storage of a tuple batch of this many elements.
+            pub struct $Name<$($F: Future),+> {
+                $(#[pin] $f: Slot<$F>,)+
+                // Where the pass goes on: the next element to poll.
+                cursor: usize,
+            }
+        }
+
+        impl<$($F: IntoFuture),+> sealed::Sealed for ($($F,)+) {}
+
+        impl<$($F: IntoFuture),+> Join for ($($F,)+) {
+            type Slots = $Name<$($F::IntoFuture),+>;
+
+            fn into_slots(self) -> Self::Slots {
+                let ($($f,)+) = self;
+                $Name {
+                    $($f: Slot::Running { future: $f.into_future() },)+
+                    cursor: 0,
+                }
+            }
+        }
+
+        impl<$($F: Future),+> Storage for $Name<$($F),+> {
+            const LEN: usize = $len;
+            type Outputs = ($($F::Output,)+);
+
+            #[inline(always)]
+            fn start_pass(self: Pin<&mut Self>) {
+                *self.project().cursor = 0;
+            }
+
+            #[inline(always)]
+            fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<usize> {
+                let this = self.project();
+                let from = *this.cursor;
+                $(
+                    if from <= $i && this.$f.poll_slot(cx) {
+                        *this.cursor = $i + 1;
+                        return Some($i);
+                    }
+                )+
+                *this.cursor = $len;
+                None
+            }
+
+            fn cancel(self: Pin<&mut Self>) -> usize {
+                let this = self.project();
+                0 $(+ usize::from(this.$f.cancel()))+
+            }
+
+            fn take_outputs(self: Pin<&mut Self>) -> Self::Outputs {
+                let this = self.project();
+                ($(this.$f.take().expect(DROPPED),)+)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<$($F),+> Judged for $Name<$($F),+>
+        where
+            $($F: Future, $F::Output: TaskOutput,)+
+        {
+            type Outcomes = ($(Outcome<<$F::Output as TaskOutput>::Ok, <$F::Output as TaskOutput>::Err>,)+);
+
+            #[inline]
+            fn is_fault(&self, index: usize) -> bool {
+                match index {
+                    $($i => self.$f.output().is_some_and(TaskOutput::is_fault),)+
+                    _ => false,
+                }
+            }
+
+            fn take_outcomes(self: Pin<&mut Self>) -> Self::Outcomes {
+                let this = self.project();
+                ($(outcome(this.$f.take()),)+)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<E, $($F),+> SharedError for $Name<$($F),+>
+        where
+            $($F: Future, $F::Output: TaskOutput<Err = E>,)+
+        {
+            type Values = ($(<$F::Output as TaskOutput>::Ok,)+);
+            type Err = E;
+
+            fn take_verdict(
+                self: Pin<&mut Self>,
+                canceled: bool,
+            ) -> Result<Self::Values, Failure<E>> {
+                let outcomes = self.take_outcomes();
+                let mut faults = 0;
+                let mut canceled = canceled;
+                $(
+                    faults += usize::from(outcomes.$i.is_faulted());
+                    canceled |= outcomes.$i.is_canceled();
+                )+
+                if faults > 0 {
+                    // The one allocation of a tuple batch, and only when it
+                    // failed: the list of faults.
+                    let mut list = Vec::with_capacity(faults);
+                    $(
+                        if let Outcome::Faulted(error) = outcomes.$i {
+                            list.push(($i, error));
+                        }
+                    )+
+                    return Err(Failure::Faulted(list.into_iter().collect()));
+                }
+                if canceled {
+                    return Err(Failure::Canceled);
+                }
+                Ok(($(value(outcomes.$i),)+))
+            }
+        }
+    };
+}
+
+tuple!(Tuple1, 1; A a 0);
+tuple!(Tuple2, 2; A a 0, B b 1);
+tuple!(Tuple3, 3; A a 0, B b 1, C c 2);
+tuple!(Tuple4, 4; A a 0, B b 1, C c 2, D d 3);
+tuple!(Tuple5, 5; A a 0, B b 1, C c 2, D d 3, E5 e 4);
+tuple!(Tuple6, 6; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5);
+tuple!(Tuple7, 7; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5, G g 6);
+tuple!(Tuple8, 8; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5, G g 6, H h 7);
+tuple!(Tuple9, 9; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5, G g 6, H h 7, I i 8);
+tuple!(Tuple10, 10; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5, G g 6, H h 7, I i 8, J j 9);
+tuple!(Tuple11, 11; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5, G g 6, H h 7, I i 8, J j 9, K k 10);
+tuple!(Tuple12, 12; A a 0, B b 1, C c 2, D d 3, E5 e 4, F f 5, G g 6, H h 7, I i 8, J j 9, K k 10, L l 11);
