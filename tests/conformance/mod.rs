@@ -56,6 +56,7 @@
 
 pub mod cancel;
 pub mod first_ok;
+pub mod fixed;
 pub mod for_each;
 pub mod join_all;
 pub mod robustness;
@@ -522,6 +523,23 @@ macro_rules! runtime_suite {
                 c2_signal_stops_an_endless_source,
                 c2_graceful_verdict_does_not_depend_on_the_limit,
                 c2_signal_between_two_events_stops_the_batch_there,
+            }
+            fixed {
+                fixed_a1_tuple_in_order,
+                fixed_a1_array_in_order,
+                fixed_a5_every_fault_in_order,
+                fixed_a5_large_array_every_fault,
+                fixed_a6_fault_beats_cancellation,
+                fixed_a7_fail_fast_drops_the_rest,
+                fixed_c1_fired_signal_polls_nothing,
+                fixed_c2_cancel_on_drops_and_records,
+                fixed_graceful_waits_for_the_elements,
+                fixed_join_all_and_settle_all,
+                fixed_poll_contract_inline,
+                fixed_large_array_polls_only_the_woken,
+                fixed_r2_when_any_ties_and_drops,
+                fixed_r5_first_ok,
+                fixed_finished_is_finished,
             }
             when_each {
                 e1_completion_order_with_indices,
