@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[path = "support/yield_once.rs"]
 mod yield_once;
 
-use fanout::{join_all, when_all};
+use fanout::{join_all, when_all, Join, Outcome, Race};
 use futures::executor::block_on;
 use yield_once::YieldOnce;
 
@@ -185,6 +185,8 @@ fn allocations_are_independent_of_the_batch_size() {
         );
     }
 
+    fixed_batches_allocate_nothing(baseline);
+
     // A source of unknown size: blocks of 16, 16 and 32 slots (doubling up to
     // the limit), the `Vec` that holds the blocks after the first, and the
     // output `Vec`, which grows by doubling (reallocations, so O(log N) of
@@ -199,6 +201,82 @@ fn allocations_are_independent_of_the_batch_size() {
             "join_all(..).limit(64) over {n} of unknown size: {counts:?}"
         );
     }
+}
+
+/// Tuples and arrays joined in place (`fanout::Join`, `fanout::Race`): no
+/// allocation at all, but the list of faults of a failed `when_all` (or of a
+/// `first_ok` that saw a fault) — and an array longer than `INLINE_MAX`,
+/// which the engine runs with its own few.
+fn fixed_batches_allocate_nothing(baseline: Counts) {
+    let zero = Counts {
+        allocs: 0,
+        reallocs: 0,
+    };
+    let one = Counts {
+        allocs: 1,
+        reallocs: 0,
+    };
+    // S9's shape: eight yield-once futures of three types.
+    let tuple = |fault: bool| {
+        (
+            YieldOnce::new(Ok::<u8, u32>(0)),
+            YieldOnce::new(Ok::<u16, u32>(1)),
+            YieldOnce::new(if fault { Err(2) } else { Ok::<u64, u32>(2) }),
+            YieldOnce::new(Ok::<u8, u32>(3)),
+            YieldOnce::new(Ok::<u16, u32>(4)),
+            YieldOnce::new(if fault { Err(5) } else { Ok::<u64, u32>(5) }),
+            YieldOnce::new(Ok::<u8, u32>(6)),
+            YieldOnce::new(Ok::<u16, u32>(7)),
+        )
+    };
+    let batch = tuple(false);
+    let (out, counts) = measure(|| block_on(batch.when_all()));
+    assert_eq!(out.map(|t| t.7), Ok(7));
+    assert_eq!(counts - baseline, zero, "tuple when_all, every element Ok");
+    let batch = tuple(true);
+    let (out, counts) = measure(|| block_on(batch.when_all()));
+    assert_eq!(out.unwrap_err().into_faults().map(|f| f.len()), Some(2));
+    assert_eq!(
+        counts - baseline,
+        one,
+        "tuple when_all, two faults: the list of faults"
+    );
+    let batch = tuple(true);
+    let (out, counts) = measure(|| block_on(batch.settle_all()));
+    assert_eq!(out.2, Outcome::Faulted(2));
+    assert_eq!(counts - baseline, zero, "tuple settle_all");
+    let batch = (YieldOnce::new(1u8), YieldOnce::new("two"));
+    let (out, counts) = measure(|| block_on(batch.join_all()));
+    assert_eq!(out, (1, "two"));
+    assert_eq!(counts - baseline, zero, "tuple join_all");
+
+    // Arrays up to INLINE_MAX (32).
+    let array: [YieldOnce<Result<usize, ()>>; 32] = std::array::from_fn(|i| YieldOnce::new(Ok(i)));
+    let (out, counts) = measure(|| block_on(array.when_all()));
+    assert_eq!(out.map(|a| a[31]), Ok(31));
+    assert_eq!(counts - baseline, zero, "array when_all");
+    let array: [YieldOnce<usize>; 32] = std::array::from_fn(YieldOnce::new);
+    let (out, counts) = measure(|| block_on(array.when_any()));
+    assert_eq!(out, Some((0, 0)));
+    assert_eq!(counts - baseline, zero, "array when_any");
+    let array: [YieldOnce<Result<usize, ()>>; 8] = std::array::from_fn(|i| YieldOnce::new(Ok(i)));
+    let (out, counts) = measure(|| block_on(array.first_ok()));
+    assert_eq!(out, Ok((0, 0)));
+    assert_eq!(counts - baseline, zero, "array first_ok");
+
+    // Longer: the engine's block (slots and wakers' bit set) and the boxed
+    // engine itself; the outputs stay in the array.
+    let array: [YieldOnce<Result<usize, ()>>; 33] = std::array::from_fn(|i| YieldOnce::new(Ok(i)));
+    let (out, counts) = measure(|| block_on(array.when_all()));
+    assert_eq!(out.map(|a| a[32]), Ok(32));
+    assert_eq!(
+        counts - baseline,
+        Counts {
+            allocs: 2,
+            reallocs: 0
+        },
+        "array of 33 when_all, through the engine"
+    );
 }
 
 /// Pending (waking itself) `.0` more times, then ready with `.1`.
