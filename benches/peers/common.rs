@@ -302,6 +302,13 @@ impl Board {
         (0..self.spots.len()).map(move |index| Waiter { board: self, index })
     }
 
+    /// The board's waiters, in index order, as an array (for a join of an
+    /// array `[F; N]`). `N` must be the board's size.
+    pub fn waiter_array<const N: usize>(&self) -> [Waiter<'_>; N] {
+        assert_eq!(N, self.spots.len(), "an array of every waiter");
+        core::array::from_fn(|index| Waiter { board: self, index })
+    }
+
     /// Sets waiter `index`'s flag and wakes the waker it registered.
     pub fn fire(&self, index: usize) {
         let spot = &self.spots[index];

@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `s1_ready.rs` | `s1_ready/<N>` | join N ∈ {100, 10k, 100k, 1M} futures ready on their first poll |
 //! | `s2_yield_once.rs` | `s2_yield_once/<N>`, `s2_yield_once_smol/<N>` | join N futures that each wake themselves and return `Pending` once |
-//! | `s3_driven_wakes.rs` | `s3_reverse_wakes/<N>`, `s3_random_wakes/<N>` | N ∈ {10k, 100k} futures woken one per poll by an outside driver, in reverse and in seeded random order |
+//! | `s3_driven_wakes.rs` | `s3_reverse_wakes/<N>`, `s3_random_wakes/<N>` | N ∈ {10k, 100k} futures woken one per poll by an outside driver, in reverse and in seeded random order; at 10k also as one array `[F; N]` (`fanout::[F; N].join_all`, which the engine runs) |
 //! | `s4_throttled.rs` | `s4_limit64/100000` | 100k yield-once futures through a limit of 64 |
 //! | `s5_race.rs` | `s5_race/10000` | a race of 10k futures that the last one wins |
 //! | `s6_fail_fast.rs` | `s6_fail_fast/100000` | 100k futures, the 10th faults: time to resolve, tasks polled |

@@ -19,6 +19,16 @@
 //!   that polls only the woken task, as fanout's contract asks, with a waker
 //!   per task; not a peer — it shows roughly how far ahead of the peers such a
 //!   design can get here.
+//! - `fanout::[F; N].join_all`, at 10k only: fanout's array face, the same
+//!   waiters as one `[Waiter; 10_000]` (built by `core::array::from_fn`
+//!   inside the iteration) joined by `.join_all()` into a `[u64; 10_000]`.
+//!   An array longer than `fanout::fixed::INLINE_MAX` (32) is handed to the
+//!   engine, which polls only the woken element: this row shows that a big
+//!   array is not quadratic, as a `join!`-style pass over every element on
+//!   each wake would be (futures-concurrency's rows below are). The batch
+//!   keeps one slot per element inline, on the stack of the thread that
+//!   polls it, so the row stops at 10k (the size is a compile-time constant,
+//!   and at 100k criterion's main thread would hold megabytes of it).
 //! - fanout `join_all`; futures `join_all`, `FuturesOrdered`,
 //!   `FuturesUnordered`; futures-buffered `join_all`,
 //!   `FuturesUnorderedBounded`; futures-concurrency `Vec` `join`,
@@ -30,6 +40,7 @@ use crate::common::{len_is, noop_context, shuffled, sizes, Board, Driver, Scenar
 use core::future::Future;
 use core::pin::Pin;
 use criterion::Criterion;
+use fanout::Join as _;
 use futures::executor::block_on;
 use futures::StreamExt as _;
 use futures_concurrency::future::Join as _;
@@ -81,6 +92,7 @@ fn driven(c: &mut Criterion, name: String, order: &[usize]) {
         let board = Board::new(n);
         drive(&board, order, fanout::join_all(board.waiters()))
     });
+    array_row(&mut s, order);
     s.bench("futures::join_all", len_is(n), || {
         let board = Board::new(n);
         drive(&board, order, futures::future::join_all(board.waiters()))
@@ -122,4 +134,26 @@ fn driven(c: &mut Criterion, name: String, order: &[usize]) {
         drive(&board, order, set.collect::<Vec<_>>())
     });
     s.finish();
+}
+
+/// The array row, at the sizes this bench compiles an array for: 10k, and
+/// 1,000 (every size in test mode and in a smoke run).
+fn array_row(s: &mut Scenario<'_>, order: &[usize]) {
+    match order.len() {
+        10_000 => array_join::<10_000>(s, order),
+        1_000 => array_join::<1_000>(s, order),
+        _ => {}
+    }
+}
+
+/// fanout's array face: the waiters as one `[Waiter; N]`, joined by
+/// `.join_all()`, which hands an array longer than `fanout::fixed::INLINE_MAX`
+/// to the engine, and resolves to an array `[u64; N]`.
+fn array_join<const N: usize>(s: &mut Scenario<'_>, order: &[usize]) {
+    const { assert!(N > fanout::fixed::INLINE_MAX) };
+    let in_order = |out: &[u64; N]| out.iter().enumerate().all(|(i, &v)| v == i as u64);
+    s.bench("fanout::[F; N].join_all", in_order, || {
+        let board = Board::new(N);
+        drive(&board, order, board.waiter_array::<N>().join_all())
+    });
 }
