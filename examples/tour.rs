@@ -9,7 +9,7 @@
 //! test suite never looks at one.)
 
 use fanout::{
-    for_each, for_each_async, settle_all, when_all, when_any, when_each, Failure, Outcome,
+    for_each, for_each_async, settle_all, when_all, when_any, when_each, Failure, Join, Outcome,
 };
 use futures::StreamExt;
 use smol::Timer;
@@ -179,5 +179,18 @@ fn main() {
         })
         .await;
         println!("{:>5} ms  async processor, tasks keep moving:       for_each_async(jobs, |i, v| timer_50ms) -> {r:?} {log:?}", ms(t));
+
+        // Three calls of different types at once, every fault kept with its
+        // position in the tuple (`try_join!` would keep only the first).
+        let t = Instant::now();
+        let user = async { step(1, false).await.map(|i| format!("user {i}")) };
+        let orders = async { step(2, true).await.map(|i| vec![i; 2]) };
+        let visits = async { step(3, true).await };
+        let r = match (user, orders, visits).when_all().await {
+            Ok(values) => format!("{values:?}"),
+            Err(Failure::Faulted(faults)) => format!("{:?}", faults.into_vec()),
+            Err(Failure::Canceled) => "canceled".into(),
+        };
+        println!("{:>5} ms  mixed types, every fault kept:            (user, orders, visits).when_all() -> {r}", ms(t));
     });
 }

@@ -64,6 +64,11 @@
 //! | to process each value as it completes (`Parallel.ForEachAsync`) | [`for_each`] | `Result<(), Failure<E>>` |
 //! | the same with an async processor, tasks kept moving | [`for_each_async`] | `Result<(), Failure<E>>` |
 //! | any of these over a `Stream` of futures | the same over [`from_stream`] | as above |
+//! | a few futures of **different** types at once (`join!`) | [`(a, b, c).join_all()`](Join::join_all) | `(A, B, C)` |
+//! | their values, or every fault with its position (`try_join!` keeping every fault) | [`(a, b, c).when_all()`](Join::when_all) | `Result<(A, B, C), Failure<E>>` |
+//! | how each of them ended | [`(a, b, c).settle_all()`](Join::settle_all) | `(Outcome<A, E1>, Outcome<B, E2>, ..)` |
+//! | the same for an array `[F; N]`, allocation-free | [`[..].when_all()`](Join::when_all) and the others | `Result<[T; N], Failure<E>>`, ... |
+//! | the first of an array to finish, or to succeed | [`[..].when_any()`](Race::when_any), [`[..].first_ok()`](Race::first_ok) | `Option<(index, output)>`, `Result<(index, T), Failure<E>>` |
 //!
 //! Then add options: [`.limit(n)`](WhenAll::limit) for at most *n* in flight,
 //! [`.cancel_on(signal)`](WhenAll::cancel_on) to cancel from outside (any future:
@@ -72,6 +77,11 @@
 //! [`.graceful(&stop)`](WhenAll::graceful) to stop by canceling a
 //! [`CancelSource`](cancel::CancelSource) and waiting for the tasks in flight
 //! instead of dropping them (every face but `join_all`).
+//!
+//! Tuples and arrays ([`Join`], [`Race`], the [`fixed`] module) run every
+//! element at once, in place, with no allocation: they take `cancel_on`,
+//! `fail_fast` and `graceful`, not `limit` (pass an array to the iterator
+//! faces for that).
 
 //! # Semantics
 //!
