@@ -85,6 +85,52 @@ impl Future for YieldOnce {
     }
 }
 
+/// The error of S9's tasks: the position in its tuple of the element that
+/// faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault(pub u8);
+
+/// S9's leaf: [`YieldOnce`] for any output type, and able to fault. Wakes
+/// itself and returns `Pending` on its first poll; on its second, `Ok(value)`,
+/// or `Err(Fault(index))` if it was made to fault. `Typed<u64>`,
+/// `Typed<u32>` and `Typed<u16>` are three different future types with three
+/// different outputs (one error type), as three `async fn`s would be.
+pub struct Typed<T> {
+    value: T,
+    index: u8,
+    faults: bool,
+    yielded: bool,
+}
+
+impl<T> Typed<T> {
+    /// Element `index` of its tuple, completing with `value`, or faulting
+    /// with `Fault(index)` if `faults`.
+    pub fn new(value: T, index: u8, faults: bool) -> Self {
+        Self {
+            value,
+            index,
+            faults,
+            yielded: false,
+        }
+    }
+}
+
+impl<T: Copy + Unpin> Future for Typed<T> {
+    type Output = Result<T, Fault>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Fault>> {
+        if !self.yielded {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        } else if self.faults {
+            Poll::Ready(Err(Fault(self.index)))
+        } else {
+            Poll::Ready(Ok(self.value))
+        }
+    }
+}
+
 /// Pending forever, like a leaf future waiting on I/O that never comes: it
 /// keeps a clone of the latest waker it was polled with (as a real leaf
 /// registers itself with its reactor), so dropping it drops a waker.
@@ -507,6 +553,16 @@ pub struct Record {
     pub peak_bytes: u64,
     /// S6 only: how many tasks were polled at least once.
     pub polled: Option<u64>,
+    /// S9's faulting group only: per batch, how many faults the batch's
+    /// output kept, and how many of its elements were made to fault.
+    pub faults: Option<FaultsKept>,
+}
+
+/// How many of a batch's faults its output kept (see [`Record::faults`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FaultsKept {
+    pub kept: u64,
+    pub planted: u64,
 }
 
 static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
@@ -571,7 +627,22 @@ impl<'c> Scenario<'c> {
     /// outside the measurement with allocation counting on, and `check` must
     /// accept its output: a broken row fails loudly, under `--test` too.
     pub fn bench<R>(&mut self, id: &str, check: impl Fn(&R) -> bool, run: impl FnMut() -> R) {
-        self.bench_with(id, None, check, run);
+        self.bench_with(id, None, None, check, run);
+    }
+
+    /// [`bench`](Self::bench) for a row whose `run` goes through `batches`
+    /// batches of which `planted` elements each fault, and returns how many
+    /// faults the batches' outputs kept in all: the check run must have kept
+    /// `kept` per batch, and the report shows `kept` of `planted`.
+    pub fn bench_faults(
+        &mut self,
+        id: &str,
+        batches: usize,
+        faults: FaultsKept,
+        run: impl FnMut() -> u64,
+    ) {
+        let all = faults.kept * batches as u64;
+        self.bench_with(id, None, Some(faults), move |&kept| kept == all, run);
     }
 
     /// [`bench`](Self::bench), also recording how many tasks the check run
@@ -583,13 +654,14 @@ impl<'c> Scenario<'c> {
         check: impl Fn(&R) -> bool,
         run: impl FnMut() -> R,
     ) {
-        self.bench_with(id, Some(polled), check, run);
+        self.bench_with(id, Some(polled), None, check, run);
     }
 
     fn bench_with<R>(
         &mut self,
         id: &str,
         polled: Option<&Cell<u64>>,
+        faults: Option<FaultsKept>,
         check: impl Fn(&R) -> bool,
         mut run: impl FnMut() -> R,
     ) {
@@ -611,6 +683,7 @@ impl<'c> Scenario<'c> {
                     allocations,
                     peak_bytes,
                     polled: polled.map(Cell::get),
+                    faults,
                 });
             }
             b.iter(|| black_box(run()));

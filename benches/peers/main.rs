@@ -13,6 +13,7 @@
 //! | `s6_fail_fast.rs` | `s6_fail_fast/100000` | 100k futures, the 10th faults: time to resolve, tasks polled |
 //! | `s7_cancel.rs` | `s7_cancel/100000` | 100k pending futures canceled by a signal: time to resolve and drop |
 //! | `s8_small_batches.rs` | `s8_small_batches/10000x8` | 10,000 batches of 8 yield-once futures, each built, run and dropped |
+//! | `s9_tuples.rs` | `s9_tuples/10000x8`, `s9_tuples_faulting/10000x8` | 10,000 batches of a tuple of 8 yield-once futures of 3 types, each built, run and dropped: fanout's `(..).join_all()` / `.when_all()` against `join!`, `try_join!`, futures-concurrency's tuple joins and `try_join_all` over boxed futures; then every third element faults, and the report counts the faults each row kept |
 //!
 //! Every scenario at one size is one criterion group, and every
 //! implementation of it — fanout's, each peer's, a `floor` row that no
@@ -53,6 +54,7 @@ mod s5_race;
 mod s6_fail_fast;
 mod s7_cancel;
 mod s8_small_batches;
+mod s9_tuples;
 
 use criterion::Criterion;
 
@@ -72,6 +74,7 @@ fn main() {
     s6_fail_fast::run(&mut c);
     s7_cancel::run(&mut c);
     s8_small_batches::run(&mut c);
+    s9_tuples::run(&mut c);
     c.final_summary();
 
     if common::test_mode() {

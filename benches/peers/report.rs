@@ -101,6 +101,11 @@ const TITLES: &[(&str, &str)] = &[
     ("s6_fail_fast/", "S6 fail-fast, the 10th task faults"),
     ("s7_cancel/", "S7 cancel by a signal"),
     ("s8_small_batches/", "S8 many small batches"),
+    ("s9_tuples/", "S9 tuples of 8 futures of 3 types"),
+    (
+        "s9_tuples_faulting/",
+        "S9 tuples of 8, every third element faults",
+    ),
 ];
 
 fn title(group: &str) -> &'static str {
@@ -216,7 +221,8 @@ fn render(groups: &[Group]) -> String {
          contract asks (`benches/peers/bound.rs`), so the most any such design could lead \
          by. Allocations per task and peak \
          memory (the most heap bytes one iteration held at once) are counted in one run \
-         of each row before it is measured. See `benches/peers/` for what each \
+         of each row before it is measured, and so is, in S9's faulting group, how many \
+         of the faults planted in each batch the row's output kept. See `benches/peers/` for what each \
          scenario and row does.\n"
     );
     machine(w);
@@ -259,16 +265,27 @@ fn render(groups: &[Group]) -> String {
         _ = writeln!(w, "## {} — `{}`\n", title(&group.name), group.name);
         let tasks = group.rows.first().map_or(0, |row| row.record.tasks);
         let polled = group.rows.iter().any(|row| row.record.polled.is_some());
+        let faults = group.rows.iter().any(|row| row.record.faults.is_some());
         _ = writeln!(w, "{tasks} tasks per iteration.\n");
         _ = write!(
             w,
             "| implementation | median | per task | vs fastest peer | vs floor | allocations per task | peak memory |"
         );
-        _ = writeln!(w, "{}", if polled { " tasks polled |" } else { "" });
         _ = writeln!(
             w,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |{}",
-            if polled { " ---: |" } else { "" }
+            "{}{}",
+            if polled { " tasks polled |" } else { "" },
+            if faults {
+                " faults kept per batch |"
+            } else {
+                ""
+            }
+        );
+        _ = writeln!(
+            w,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |{}{}",
+            if polled { " ---: |" } else { "" },
+            if faults { " ---: |" } else { "" }
         );
         let peer = group.fastest(Kind::Peer).and_then(|row| row.median);
         let floor = group.fastest(Kind::Floor).and_then(|row| row.median);
@@ -294,7 +311,12 @@ fn render(groups: &[Group]) -> String {
                 bytes(r.peak_bytes)
             );
             match (polled, r.polled) {
-                (true, Some(p)) => _ = writeln!(w, " {p} |"),
+                (true, Some(p)) => _ = write!(w, " {p} |"),
+                (true, None) => _ = write!(w, " – |"),
+                (false, _) => {}
+            }
+            match (faults, r.faults) {
+                (true, Some(f)) => _ = writeln!(w, " {} of {} |", f.kept, f.planted),
                 (true, None) => _ = writeln!(w, " – |"),
                 (false, _) => _ = writeln!(w),
             }

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! [`Join`] gives tuples of 1 to 12 futures (each element any
-//! [`IntoFuture`]) and arrays three faces, named as the iterator faces are:
+//! [`IntoFuture`](core::future::IntoFuture)) and arrays three faces, named as the iterator faces are:
 //!
 //! | method | resolves to | like |
 //! | --- | --- | --- |
@@ -129,7 +129,7 @@ pub(crate) mod sealed {
 /// Joins a tuple of futures of different types, or an array of futures, in
 /// place: see [the module docs](self).
 ///
-/// Implemented for tuples of 1 to 12 [`IntoFuture`]s and for arrays
+/// Implemented for tuples of 1 to 12 [`IntoFuture`](core::future::IntoFuture)s and for arrays
 /// `[F; N]` of them.
 ///
 /// # Examples
