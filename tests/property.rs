@@ -44,6 +44,13 @@
 //! `FANOUT_BATCHES=<n>` sets the number of batches (default 14,000, split
 //! over the seven groups: six faces and graceful stops); `FANOUT_BATCH=<k>`
 //! reruns batch `k` alone. A failure prints the batch's number and the batch.
+//!
+//! Tuples' and arrays' faces (`fanout::Join`, `fanout::Race`) are checked
+//! against the iterator faces this model checks: `n / 50` random arrays of 0
+//! to 64 elements (inline, and through the engine past `INLINE_MAX`), with
+//! and without a signal and fail-fast, run both as an array and as a `Vec`
+//! through `settle_all`, `when_all` and `when_any`, must end the same way at
+//! the same virtual instant.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -1445,4 +1452,155 @@ fn graceful_verdict_does_not_depend_on_the_limit() {
         vec![Ok(vec![0, 1, 2]); 3],
         "no limit, limit(4), limit(3)"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Tuples and arrays (`fanout::Join`, `fanout::Race`), checked against the
+// iterator faces that the model above checks: the same elements, run as an
+// array (inline up to `INLINE_MAX`, through the engine above it) and as a
+// `Vec`, must end the same way.
+// ---------------------------------------------------------------------------
+
+/// One element: sleeps `sleep` virtual ms (after `yields` self-wakes), then
+/// ends with `end`.
+#[derive(Debug, Clone, Copy)]
+struct FixedSpec {
+    yields: usize,
+    sleep: u64,
+    end: Outcome<usize, usize>,
+}
+
+async fn fixed_element(spec: FixedSpec) -> Outcome<usize, usize> {
+    for _ in 0..spec.yields {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                chaos::wake_by_ref(cx.waker());
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+    if spec.sleep > 0 {
+        sleep(spec.sleep).await;
+    }
+    spec.end
+}
+
+/// Runs `specs` as a `[_; N]` and as a `Vec` through `settle_all`,
+/// `when_all` and `when_any` (same signal, same fail-fast) and compares.
+fn fixed_agrees<const N: usize>(specs: &[FixedSpec], signal: Option<u64>, fail_fast: bool) {
+    use fanout::{Join, Race};
+    let signal_at = || {
+        Box::pin(async move {
+            match signal {
+                Some(ms) => sleep(ms).await,
+                None => pending().await,
+            }
+        })
+    };
+    let array = || -> [_; N] { std::array::from_fn(|i| fixed_element(specs[i])) };
+    let vec = || specs.iter().map(|&s| fixed_element(s)).collect::<Vec<_>>();
+
+    // settle_all: one outcome per element; an element the iterator face
+    // never pulled (fail-fast) is one the array dropped unpolled.
+    let mut fixed = Box::pin(array().settle_all().cancel_on(signal_at()));
+    let mut iter = settle_all(vec()).cancel_on(signal_at());
+    if fail_fast {
+        fixed = Box::pin(array().settle_all().cancel_on(signal_at()).fail_fast());
+        iter = iter.fail_fast();
+    }
+    let (fixed, fixed_end) = run_timed(fixed);
+    let (iter, iter_end) = run_timed(iter);
+    let iter: Vec<_> = (0..N)
+        .map(|i| iter.get(i).copied().unwrap_or(Outcome::Canceled))
+        .collect();
+    assert_eq!(fixed.to_vec(), iter, "settle_all: array vs Vec");
+    assert_eq!(fixed_end, iter_end, "settle_all: the same virtual end");
+
+    // when_all: the same verdict (every fault in order, faults win).
+    let fixed = array().when_all().cancel_on(signal_at());
+    let fixed = if fail_fast {
+        run_timed(Box::pin(fixed.fail_fast())).0
+    } else {
+        run_timed(Box::pin(fixed)).0
+    };
+    let iter = when_all(vec()).cancel_on(signal_at());
+    let iter = if fail_fast {
+        run_timed(iter.fail_fast()).0
+    } else {
+        run_timed(iter).0
+    };
+    assert_eq!(
+        fixed.map(|values| values.to_vec()),
+        iter,
+        "when_all: array vs Vec"
+    );
+
+    // when_any: the same winner (the first to end; ties to the lowest index).
+    let (fixed, _) = run_timed(Box::pin(array().when_any().cancel_on(signal_at())));
+    let (iter, _) = run_timed(async {
+        when_any(vec())
+            .cancel_on(signal_at())
+            .await
+            .map(|(i, out, _)| (i, out))
+    });
+    assert_eq!(fixed, iter, "when_any: array vs Vec");
+}
+
+#[test]
+fn fixed_arrays_agree_with_the_iterator_faces() {
+    // A fiftieth of the model's batches: each runs six batches of up to 64
+    // elements (an array and a `Vec`, three faces), under the seed's chaos.
+    let batches = env_u64("FANOUT_BATCHES").unwrap_or(DEFAULT_BATCHES) / 50;
+    for k in 0..batches {
+        let seed = mix(0xF1CED, k);
+        let mut rng = SplitMix::new(seed);
+        let n = [0, 1, 2, 3, 8, 32, 33, 64][rng.below(8)];
+        let fail_fast = rng.below(2) == 0;
+        // Elements end at even instants, distinct ones under fail-fast (as in
+        // the model above: no ties for the two faces to break differently);
+        // the signal fires at an odd one, or never.
+        let mut instants: Vec<u64> = (1..=n as u64).map(|i| 2 * i).collect();
+        for i in (1..instants.len()).rev() {
+            instants.swap(i, rng.below(i + 1));
+        }
+        let specs: Vec<FixedSpec> = (0..n)
+            .map(|i| FixedSpec {
+                yields: rng.below(3),
+                sleep: if fail_fast {
+                    instants[i]
+                } else {
+                    2 * rng.below(6) as u64
+                },
+                end: match rng.below(10) {
+                    0..=5 => Outcome::Completed(i),
+                    6..=7 => Outcome::Faulted(i),
+                    _ => Outcome::Canceled,
+                },
+            })
+            .collect();
+        let signal = (rng.below(3) == 0).then(|| 2 * rng.below(2 * n + 2) as u64 + 1);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            chaos::with_seed(mix(seed, 1).max(1), || match n {
+                0 => fixed_agrees::<0>(&specs, signal, fail_fast),
+                1 => fixed_agrees::<1>(&specs, signal, fail_fast),
+                2 => fixed_agrees::<2>(&specs, signal, fail_fast),
+                3 => fixed_agrees::<3>(&specs, signal, fail_fast),
+                8 => fixed_agrees::<8>(&specs, signal, fail_fast),
+                32 => fixed_agrees::<32>(&specs, signal, fail_fast),
+                33 => fixed_agrees::<33>(&specs, signal, fail_fast),
+                _ => fixed_agrees::<64>(&specs, signal, fail_fast),
+            });
+        }));
+        if let Err(panic) = r {
+            eprintln!(
+                "fixed batch {k} failed: fail_fast {fail_fast}, signal {signal:?}\n{specs:#?}"
+            );
+            resume_unwind(panic);
+        }
+    }
 }
