@@ -47,7 +47,8 @@
 //!
 //! Tuples' and arrays' faces (`fanout::Join`, `fanout::Race`) are checked
 //! against the iterator faces this model checks: `n / 50` random arrays of 0
-//! to 64 elements (inline, and through the engine past `INLINE_MAX`), with
+//! to 64 elements (inline, and through the engine past `INLINE_MAX`; those
+//! of 3 also as a tuple), with
 //! and without a signal and fail-fast, run both as an array and as a `Vec`
 //! through `settle_all`, `when_all` and `when_any`, must end the same way at
 //! the same virtual instant.
@@ -1513,12 +1514,12 @@ fn fixed_agrees<const N: usize>(specs: &[FixedSpec], signal: Option<u64>, fail_f
         fixed = Box::pin(array().settle_all().cancel_on(signal_at()).fail_fast());
         iter = iter.fail_fast();
     }
-    let (fixed, fixed_end) = run_timed(fixed);
+    let (settled, fixed_end) = run_timed(fixed);
     let (iter, iter_end) = run_timed(iter);
     let iter: Vec<_> = (0..N)
         .map(|i| iter.get(i).copied().unwrap_or(Outcome::Canceled))
         .collect();
-    assert_eq!(fixed.to_vec(), iter, "settle_all: array vs Vec");
+    assert_eq!(settled.to_vec(), iter, "settle_all: array vs Vec");
     assert_eq!(fixed_end, iter_end, "settle_all: the same virtual end");
 
     // when_all: the same verdict (every fault in order, faults win).
@@ -1539,6 +1540,40 @@ fn fixed_agrees<const N: usize>(specs: &[FixedSpec], signal: Option<u64>, fail_f
         iter,
         "when_all: array vs Vec"
     );
+
+    // A tuple of three (element types may differ; here they are the same
+    // async fn, so that the same specs drive it): as the array.
+    if N == 3 {
+        let tuple = || {
+            (
+                fixed_element(specs[0]),
+                fixed_element(specs[1]),
+                fixed_element(specs[2]),
+            )
+        };
+        let batch = tuple().settle_all().cancel_on(signal_at());
+        let (a, b, c) = if fail_fast {
+            run_timed(Box::pin(batch.fail_fast())).0
+        } else {
+            run_timed(Box::pin(batch)).0
+        };
+        assert_eq!(
+            vec![a, b, c],
+            settled.to_vec(),
+            "settle_all: tuple vs array"
+        );
+        let batch = tuple().when_all().cancel_on(signal_at());
+        let tuple_verdict = if fail_fast {
+            run_timed(Box::pin(batch.fail_fast())).0
+        } else {
+            run_timed(Box::pin(batch)).0
+        };
+        assert_eq!(
+            tuple_verdict.map(|(a, b, c)| vec![a, b, c]),
+            iter,
+            "when_all: tuple vs Vec"
+        );
+    }
 
     // when_any: the same winner (the first to end; ties to the lowest index).
     let (fixed, _) = run_timed(Box::pin(array().when_any().cancel_on(signal_at())));
