@@ -329,3 +329,64 @@ fn a_panicking_task_gives_everything_back() {
         assert!(panicked.is_err());
     });
 }
+
+/// Tuples and arrays (`crate::fixed`): the elements are pinned in place
+/// (`!Unpin` async blocks here), inline or, past `INLINE_MAX`, in the
+/// engine; fail-fast, a signal and a race's win drop each one once, and
+/// Miri checks the array's pin projection on the way.
+#[test]
+fn fixed_batches_drop_every_element() {
+    use crate::fixed::INLINE_MAX;
+    use crate::{Join, Race};
+    use futures::executor::block_on;
+    fn array<const M: usize>(
+        c: &Census,
+        p: &Parked,
+    ) -> [impl Future<Output = Result<usize, usize>>; M] {
+        core::array::from_fn(|i| job(c, p, i))
+    }
+    fn each_face<const M: usize>() {
+        leak_free(|c, p| {
+            assert!(block_on(array::<M>(c, p).when_all().fail_fast()).is_err());
+        });
+        leak_free(|c, p| {
+            let outcomes = block_on(array::<M>(c, p).settle_all().fail_fast());
+            assert!(outcomes.iter().any(|o| o.is_canceled()));
+        });
+        leak_free(|c, p| {
+            let outcomes = block_on(
+                array::<M>(c, p)
+                    .settle_all()
+                    .cancel_on(core::future::ready(())),
+            );
+            assert!(outcomes.iter().all(|o| o.is_canceled()), "{outcomes:?}");
+        });
+        leak_free(|c, p| {
+            assert_eq!(block_on(array::<M>(c, p).when_any()), Some((0, Ok(0))));
+        });
+        leak_free(|c, p| {
+            assert_eq!(block_on(array::<M>(c, p).first_ok()), Ok((0, 0)));
+        });
+        // Dropped midway, with elements still running.
+        leak_free(|c, p| {
+            let mut batch = Box::pin(array::<M>(c, p).join_all());
+            let waker = futures::task::noop_waker();
+            assert!(batch
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        });
+    }
+    each_face::<N>();
+    each_face::<{ INLINE_MAX + 8 }>();
+    leak_free(|c, p| {
+        let tuple = (job(c, p, 1), job(c, p, 3), job(c, p, 4));
+        let Err(failure) = block_on(tuple.when_all().fail_fast()) else {
+            panic!("task 3 faults");
+        };
+        assert_eq!(
+            failure.into_faults().map(|f| f.into_vec()),
+            Some(alloc::vec![(1, 3)])
+        );
+    });
+}
