@@ -157,6 +157,21 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
         None
     }
 
+    #[inline]
+    fn poll_all(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> usize {
+        if self.engine.is_some() {
+            let mut ended = 0;
+            while self.as_mut().poll_next(cx).is_some() {
+                ended += 1;
+            }
+            return ended;
+        }
+        let mut slots = self.project().slots;
+        (0..N)
+            .filter(|&index| pin_index(slots.as_mut(), index).poll_slot(cx))
+            .count()
+    }
+
     fn cancel(self: Pin<&mut Self>) -> usize {
         let this = self.project();
         let mut slots = this.slots;

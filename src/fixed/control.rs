@@ -53,9 +53,10 @@ impl Control {
         }
     }
 
-    /// Runs one pass over the elements: `on_end` sees each element that
-    /// ended and says whether it stops the batch (a fail-fast fault). `true`
-    /// once every element has ended.
+    /// Runs one pass over the elements: with fail-fast, `on_end` sees each
+    /// element that ended and says whether it stops the batch (a fault);
+    /// without, the pass polls every running element in one go. `true` once
+    /// every element has ended.
     #[inline(always)]
     pub(crate) fn pass<S: Storage>(
         &mut self,
@@ -64,6 +65,10 @@ impl Control {
         mut on_end: impl FnMut(&S, usize) -> bool,
     ) -> bool {
         slots.as_mut().start_pass();
+        if !self.fail_fast || self.stopping {
+            self.ended += slots.poll_all(cx);
+            return self.ended == S::LEN;
+        }
         while let Some(index) = slots.as_mut().poll_next(cx) {
             self.ended += 1;
             if on_end(&*slots, index) {

@@ -263,6 +263,7 @@ where
 {
     type Output = K::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<K::Output> {
         let this = self.project();
         let (control, mut slots) = (this.control, this.slots);
@@ -271,10 +272,7 @@ where
             "a fanout batch was polled after it completed"
         );
         control.check_signal(this.signal, slots.as_mut(), cx);
-        let fail_fast = control.fail_fast;
-        let finished = control.pass(slots.as_mut(), cx, |slots, index| {
-            fail_fast && K::is_fault(slots, index)
-        });
+        let finished = control.pass(slots.as_mut(), cx, K::is_fault);
         if finished {
             control.done = true;
             Poll::Ready(K::finish(slots, control.canceled))

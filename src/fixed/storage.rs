@@ -33,6 +33,11 @@ pub trait Storage {
     /// when the pass is over.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<usize>;
 
+    /// Polls every element still running, without stopping: a whole pass
+    /// in one call, for a face that needs no look at each ending. Returns
+    /// how many ended.
+    fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) -> usize;
+
     /// Drops every element still running. Returns how many were dropped here
     /// and will not be reported by `poll_next` (a storage that reports each
     /// dropped element through `poll_next` returns 0).

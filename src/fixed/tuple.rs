@@ -17,17 +17,6 @@ fn outcome<O: TaskOutput>(output: Option<O>) -> Outcome<O::Ok, O::Err> {
     output.map_or(Outcome::Canceled, TaskOutput::into_outcome)
 }
 
-/// The value of an outcome already known to be `Completed`.
-#[inline(always)]
-fn value<T, E>(outcome: Outcome<T, E>) -> T {
-    match outcome {
-        Outcome::Completed(value) => value,
-        Outcome::Faulted(_) | Outcome::Canceled => {
-            unreachable!("fanout: only a batch whose every element completed hands out values")
-        }
-    }
-}
-
 const DROPPED: &str = "fanout: `join_all` cannot cancel an element";
 
 macro_rules! tuple {
@@ -66,16 +55,25 @@ macro_rules! tuple {
 
             #[inline(always)]
             fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<usize> {
-                let this = self.project();
-                let from = *this.cursor;
-                $(
-                    if from <= $i && this.$f.poll_slot(cx) {
-                        *this.cursor = $i + 1;
-                        return Some($i);
+                let mut this = self.project();
+                while *this.cursor < $len {
+                    let index = *this.cursor;
+                    *this.cursor += 1;
+                    let ended = match index {
+                        $($i => this.$f.as_mut().poll_slot(cx),)+
+                        _ => false,
+                    };
+                    if ended {
+                        return Some(index);
                     }
-                )+
-                *this.cursor = $len;
+                }
                 None
+            }
+
+            #[inline(always)]
+            fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) -> usize {
+                let this = self.project();
+                0 $(+ usize::from(this.$f.poll_slot(cx)))+
             }
 
             fn cancel(self: Pin<&mut Self>) -> usize {
@@ -123,27 +121,31 @@ macro_rules! tuple {
                 canceled: bool,
             ) -> Result<Self::Values, Failure<E>> {
                 let outcomes = self.take_outcomes();
-                let mut faults = 0;
-                let mut canceled = canceled;
-                $(
-                    faults += usize::from(outcomes.$i.is_faulted());
-                    canceled |= outcomes.$i.is_canceled();
-                )+
-                if faults > 0 {
-                    // The one allocation of a tuple batch, and only when it
-                    // failed: the list of faults.
+                // The common case first: one match on every element.
+                if !canceled {
+                    if let ($(Outcome::Completed($f),)+) = outcomes {
+                        return Ok(($($f,)+));
+                    }
+                }
+                /// How a tuple batch that did not succeed failed: every fault, in
+                /// tuple order, else `Canceled`.
+                #[cold]
+                fn failure<E, $($F),+>(outcomes: ($(Outcome<$F, E>,)+)) -> Result<($($F,)+), Failure<E>> {
+                    let faults = 0 $(+ usize::from(outcomes.$i.is_faulted()))+;
+                    if faults == 0 {
+                        return Err(Failure::Canceled);
+                    }
+                    // The one allocation of a tuple batch, and only when it failed:
+                    // the list of faults.
                     let mut list = Vec::with_capacity(faults);
                     $(
                         if let Outcome::Faulted(error) = outcomes.$i {
                             list.push(($i, error));
                         }
                     )+
-                    return Err(Failure::Faulted(list.into_iter().collect()));
+                    Err(Failure::Faulted(list.into_iter().collect()))
                 }
-                if canceled {
-                    return Err(Failure::Canceled);
-                }
-                Ok(($(value(outcomes.$i),)+))
+                failure(outcomes)
             }
         }
     };
