@@ -131,21 +131,26 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<usize> {
         let this = self.project();
         let mut slots = this.slots;
-        if let Some(engine) = this.engine {
-            return match engine.as_mut().poll_event(cx) {
+        if let Some(engine) = this.engine.as_mut() {
+            match engine.as_mut().poll_event(cx) {
                 Poll::Ready(Some(Event::Done(index, output))) => {
                     pin_index(slots, index).put(output);
-                    Some(index)
+                    return Some(index);
                 }
                 Poll::Ready(Some(Event::Canceled(index))) => {
                     pin_index(slots, index).put_canceled();
-                    Some(index)
+                    return Some(index);
                 }
                 Poll::Ready(Some(Event::CanceledMany(_))) => {
                     unreachable!("fanout: the array's engine reports each cancel")
                 }
-                Poll::Ready(None) | Poll::Pending => None,
-            };
+                Poll::Pending => return None,
+                Poll::Ready(None) => {}
+            }
+            // Every element has been reported: drop the engine now, and
+            // with it any element it never pulled (a cancel came first).
+            *this.engine = None;
+            return None;
         }
         while *this.cursor < N {
             let index = *this.cursor;
@@ -158,36 +163,38 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
     }
 
     #[inline]
-    fn poll_all(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> usize {
+    fn poll_all(mut self: Pin<&mut Self>, cx: &mut Context<'_>) {
         if self.engine.is_some() {
-            let mut ended = 0;
-            while self.as_mut().poll_next(cx).is_some() {
-                ended += 1;
-            }
-            return ended;
+            while self.as_mut().poll_next(cx).is_some() {}
+            return;
         }
         let mut slots = self.project().slots;
-        (0..N)
-            .filter(|&index| pin_index(slots.as_mut(), index).poll_slot(cx))
-            .count()
+        for index in 0..N {
+            pin_index(slots.as_mut(), index).poll_slot(cx);
+        }
     }
 
-    fn cancel(self: Pin<&mut Self>) -> usize {
+    fn cancel(self: Pin<&mut Self>) {
         let this = self.project();
         let mut slots = this.slots;
         if let Some(engine) = this.engine {
             // The engine drops the elements in flight now and reports each
-            // by index; the ones it never pulled are dropped here, with it.
+            // by index; the ones it never pulled are recorded here, and
+            // dropped with the engine once it has reported the rest.
             engine.as_mut().cancel();
-            let pulled = engine.pulled();
-            for index in pulled..N {
+            for index in engine.pulled()..N {
                 pin_index(slots.as_mut(), index).put_canceled();
             }
-            return N - pulled;
+            return;
         }
-        (0..N)
-            .filter(|&index| pin_index(slots.as_mut(), index).cancel())
-            .count()
+        for index in 0..N {
+            pin_index(slots.as_mut(), index).cancel();
+        }
+    }
+
+    #[inline]
+    fn all_ended(&self) -> bool {
+        self.engine.is_none() && !self.slots.iter().any(Slot::is_running)
     }
 
     fn take_outputs(self: Pin<&mut Self>) -> Self::Outputs {

@@ -1,5 +1,5 @@
-//! What every fixed face shares: the cancel signal, fail-fast, the graceful
-//! stop, and the count of ended elements.
+//! What every fixed face shares: the cancel signal, fail-fast and the
+//! graceful stop.
 
 use super::storage::Storage;
 use crate::cancel::CancelSource;
@@ -10,15 +10,15 @@ use core::task::Context;
 /// The state of a fixed batch besides its elements.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
-    /// Elements that ended: finished, or dropped by a cancel.
-    pub(crate) ended: usize,
     pub(crate) fail_fast: bool,
     /// Stop gracefully: cancel this source and wait, instead of dropping.
     pub(crate) graceful: Option<CancelSource>,
     /// The batch was told to stop (its signal, fail-fast, a race's winner):
     /// the signal is not polled again.
     pub(crate) stopping: bool,
-    /// The batch was canceled by its signal or by fail-fast.
+    /// The batch dropped elements: its signal or fail-fast stopped it
+    /// without a graceful stop (which drops nothing: every element then
+    /// ends on its own, and its outcome is the verdict).
     pub(crate) canceled: bool,
     pub(crate) done: bool,
 }
@@ -34,7 +34,6 @@ impl Control {
         cx: &mut Context<'_>,
     ) {
         if C::CAN_FIRE && !self.stopping && signal.poll(cx).is_ready() {
-            self.canceled = true;
             self.stop(slots);
         }
     }
@@ -49,7 +48,10 @@ impl Control {
         self.stopping = true;
         match &self.graceful {
             Some(stop) => stop.cancel(),
-            None => self.ended += slots.cancel(),
+            None => {
+                self.canceled = true;
+                slots.cancel();
+            }
         }
     }
 
@@ -65,17 +67,21 @@ impl Control {
         mut on_end: impl FnMut(&S, usize) -> bool,
     ) -> bool {
         slots.as_mut().start_pass();
+        if self.stopping && self.graceful.is_none() {
+            // Stopped: nothing runs on. (A panicking `Drop` may have cut the
+            // stop's cancel short; this finishes it rather than poll what
+            // it left.)
+            slots.as_mut().cancel();
+        }
         if !self.fail_fast || self.stopping {
-            self.ended += slots.poll_all(cx);
-            return self.ended == S::LEN;
+            slots.as_mut().poll_all(cx);
+            return slots.all_ended();
         }
         while let Some(index) = slots.as_mut().poll_next(cx) {
-            self.ended += 1;
             if on_end(&*slots, index) {
-                self.canceled = true;
                 self.stop(slots.as_mut());
             }
         }
-        self.ended == S::LEN
+        slots.all_ended()
     }
 }

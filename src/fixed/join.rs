@@ -89,8 +89,9 @@ pin_project! {
     /// Every element runs inside the batch, pinned where it is: the batch
     /// allocates nothing (but a failed `when_all`'s list of faults, and an
     /// array longer than [`INLINE_MAX`](super::INLINE_MAX), which the engine
-    /// runs). Each poll of the batch polls every element still running, in
-    /// element order, as `futures::join!` does (see [the module
+    /// runs). Each poll of a tuple or a short array polls every element
+    /// still running, in element order, as `futures::join!` does; a long
+    /// array polls only its woken elements (see [the module
     /// docs](super#how-it-polls)).
     #[must_use = "futures do nothing unless polled"]
     pub struct FixedJoin<T: Join, K, C = NoSignal> {
@@ -146,7 +147,9 @@ impl<T: Join, C> FixedJoin<T, WhenAll, C> {
 
     /// The first fault cancels the batch: every element still running is
     /// dropped (or, with [`graceful`](Self::graceful), told to stop and
-    /// awaited). Faults that ended in the same poll are all kept.
+    /// awaited). The fault is the first seen in element order: elements
+    /// after it are not polled again, so their faults in the same poll are
+    /// not seen (as with `try_join!`); faults of earlier polls are all kept.
     ///
     /// ```
     /// use fanout::{Failure, Join};
@@ -298,7 +301,6 @@ impl<T: Join, K, C> core::fmt::Debug for FixedJoin<T, K, C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FixedJoin")
             .field("len", &<T::Slots as Storage>::LEN)
-            .field("ended", &self.control.ended)
             .field("canceled", &self.control.canceled)
             .field("finished", &self.control.done)
             .finish()

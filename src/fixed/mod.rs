@@ -96,16 +96,30 @@
 //! allocation-free. For many elements it would be quadratic, so an array
 //! longer than [`INLINE_MAX`] is handed to the engine of the iterator faces,
 //! which polls only the elements that were woken (*polls = wakes + 1*) at the
-//! cost of its constant few allocations.
+//! cost of its constant few allocations. (The array itself, and a place per
+//! element for its output, stay inside the batch: a long array of large
+//! futures is best boxed, or passed to the iterator faces as a `Vec`.)
 //!
 //! Elements that end in the same poll are seen in element order: a race's
 //! tie goes to the lowest index, and fail-fast stops at the first fault in
-//! element order.
+//! element order (elements after it are not polled again).
+//!
+//! Every element of a fixed batch exists from the start, so where an
+//! iterator batch would never pull a task, a fixed batch has an element
+//! that it drops unpolled (fail-fast, a fired signal: recorded canceled).
+//! A graceful stop drops nothing: each element that has not ended runs
+//! until it ends on its own, even one not polled yet (which sees its token
+//! canceled on its first poll).
 //!
 //! # Panics
 //!
-//! A panic in an element's poll comes out of the batch's poll; the other
-//! elements are dropped with the batch. Polling a batch after it resolved
+//! A panic in an element's poll (or in its `Drop`, when the batch cancels
+//! it) comes out of the batch's poll; the other elements are dropped with
+//! the batch. A batch polled again after such a panic (under
+//! `catch_unwind`) stays sound and loses nothing that ended: every other
+//! element runs on, and a cancel still drops each one once. The element
+//! that panicked in its poll is polled again (an `async` block then panics
+//! again, "resumed after panicking"). Polling a batch after it resolved
 //! panics.
 
 mod array;
@@ -117,8 +131,18 @@ mod storage;
 mod tuple;
 
 pub use array::INLINE_MAX;
-pub use join::{FixedJoin, JoinAll, SettleAll, WhenAll};
-pub use race::{FirstOk, FixedRace, WhenAny};
+pub use join::FixedJoin;
+pub use race::FixedRace;
+
+/// The kinds of [`FixedJoin`] and [`FixedRace`]: which face a fixed batch
+/// is, in its type (`FixedJoin<(A, B), kind::WhenAll>`). In a module of
+/// their own, so that a glob import of `fanout::fixed::*` does not clash
+/// with the iterator faces' futures of the same names at the crate root.
+pub mod kind {
+    pub use super::join::{JoinAll, SettleAll, WhenAll};
+    pub use super::race::{FirstOk, WhenAny};
+}
+use kind::{FirstOk, JoinAll, SettleAll, WhenAll, WhenAny};
 
 use storage::{Judged, SharedError, Storage, Uniform};
 

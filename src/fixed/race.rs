@@ -113,7 +113,9 @@ pin_project! {
     ///
     /// Once the race has a winner, the other elements are dropped (or, with
     /// [`graceful`](FixedRace::graceful), told to stop and awaited, their
-    /// outputs discarded). Polled like [`FixedJoin`](super::FixedJoin).
+    /// outputs discarded). Polled like [`FixedJoin`](super::FixedJoin). It
+    /// allocates nothing, but `first_ok`'s list of faults when an element
+    /// faults.
     #[must_use = "futures do nothing unless polled"]
     pub struct FixedRace<T: Race, K: Kind<<T::Slots as Uniform>::Item>, C = NoSignal> {
         #[pin]
@@ -213,15 +215,18 @@ where
         assert!(!control.done, "a fanout race was polled after it completed");
         control.check_signal(this.signal, slots.as_mut(), cx);
         slots.as_mut().start_pass();
+        if control.stopping && control.graceful.is_none() {
+            // See `Control::pass`: finish a cancel cut short by a panic.
+            slots.as_mut().cancel();
+        }
         while let Some(index) = slots.as_mut().poll_next(cx) {
-            control.ended += 1;
             let output = slots.as_mut().take_item(index);
             if !*won && K::judge(state, index, output) {
                 *won = true;
                 control.stop(slots.as_mut());
             }
         }
-        if control.ended == <T::Slots as Storage>::LEN {
+        if slots.all_ended() {
             control.done = true;
             Poll::Ready(K::finish(state, control.canceled))
         } else {
@@ -250,7 +255,6 @@ where
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FixedRace")
             .field("len", &<T::Slots as Storage>::LEN)
-            .field("ended", &self.control.ended)
             .field("canceled", &self.control.canceled)
             .field("finished", &self.control.done)
             .finish()

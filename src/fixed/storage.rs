@@ -34,14 +34,17 @@ pub trait Storage {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<usize>;
 
     /// Polls every element still running, without stopping: a whole pass
-    /// in one call, for a face that needs no look at each ending. Returns
-    /// how many ended.
-    fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) -> usize;
+    /// in one call, for a face that needs no look at each ending.
+    fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>);
 
-    /// Drops every element still running. Returns how many were dropped here
-    /// and will not be reported by `poll_next` (a storage that reports each
-    /// dropped element through `poll_next` returns 0).
-    fn cancel(self: Pin<&mut Self>) -> usize;
+    /// Drops every element still running. Idempotent: a cancel that a
+    /// panicking `Drop` cut short is finished by the next one.
+    fn cancel(self: Pin<&mut Self>);
+
+    /// Whether every element has ended (finished, or dropped). Read from
+    /// the elements themselves, not counted, so a panic between an ending
+    /// and its count cannot leave the batch waiting forever.
+    fn all_ended(&self) -> bool;
 
     /// Takes every output out, once every element has ended.
     ///

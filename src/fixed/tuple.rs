@@ -71,14 +71,19 @@ macro_rules! tuple {
             }
 
             #[inline(always)]
-            fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) -> usize {
+            fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) {
                 let this = self.project();
-                0 $(+ usize::from(this.$f.poll_slot(cx)))+
+                $(this.$f.poll_slot(cx);)+
             }
 
-            fn cancel(self: Pin<&mut Self>) -> usize {
+            #[inline(always)]
+            fn all_ended(&self) -> bool {
+                !($(self.$f.is_running())||+)
+            }
+
+            fn cancel(self: Pin<&mut Self>) {
                 let this = self.project();
-                0 $(+ usize::from(this.$f.cancel()))+
+                $(this.$f.cancel();)+
             }
 
             fn take_outputs(self: Pin<&mut Self>) -> Self::Outputs {
