@@ -352,14 +352,16 @@ fn tuple_settle_all_not_results() {
     );
 }
 
-/// `.when_any()` on a tuple. Tuples do not implement `Race` at all, so rustc
-/// reports a missing method (E0599) and `Race`'s `on_unimplemented` text
-/// ("is not an array of futures") never shows; today's rustc even suggests
-/// `when_all`. Only what is stable is asserted: one error, about `when_any`.
-/// Once the crate makes this error name the fix, add its phrases here.
+/// `.when_any()` on a tuple of futures of different types: every tuple
+/// implements `Race`, so the error is the unmet `Uniform` bound, whose
+/// message says a race needs one type and names the fixes.
 #[test]
 fn tuple_when_any() {
-    assert_fails("tuple_when_any", 1, &["when_any"]);
+    assert_fails(
+        "tuple_when_any",
+        1,
+        &["race futures of one type", "race an array", "Either"],
+    );
 }
 
 /// `fanout::join_all` over items that are not futures. Two errors today:

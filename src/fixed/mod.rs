@@ -29,7 +29,8 @@
 //! | [`.when_all()`](Join::when_all) | `Ok((a, b, c))` / `Ok([T; N])`, or `Err(Failure)` with **every** fault | `futures::try_join!`, keeping every fault |
 //! | [`.settle_all()`](Join::settle_all) | `(Outcome<A, E1>, Outcome<B, E2>, ..)` / `[Outcome<T, E>; N]` | `Promise.allSettled` |
 //!
-//! [`Race`] gives arrays the racing faces, [`.when_any()`](Race::when_any)
+//! [`Race`] gives arrays (and tuples whose elements share one type) the
+//! racing faces, [`.when_any()`](Race::when_any)
 //! and [`.first_ok()`](Race::first_ok). `when_all` and `settle_all` take
 //! [`.cancel_on(signal)`](FixedJoin::cancel_on),
 //! [`.fail_fast()`](FixedJoin::fail_fast) and
@@ -270,21 +271,19 @@ pub trait Join: sealed::Sealed + Sized {
     }
 }
 
-/// Races an array of futures: the first to end ([`when_any`](Race::when_any))
-/// or the first to succeed ([`first_ok`](Race::first_ok)). The losers are
-/// dropped when the race is decided (or, with `.graceful(&stop)`, told to
-/// stop and awaited).
+/// Races an array of futures, or a tuple whose elements share one type: the
+/// first to end ([`when_any`](Race::when_any)) or the first to succeed
+/// ([`first_ok`](Race::first_ok)). The losers are dropped when the race is
+/// decided (or, with `.graceful(&stop)`, told to stop and awaited).
 ///
 /// Unlike [`fanout::when_any`](crate::when_any), which hands back the rest of
-/// an iterator's batch still running, an array's race ends its losers: they
+/// an iterator's batch still running, a fixed race ends its losers: they
 /// live inside the race, pinned, and cannot be handed back without boxing.
 /// For the rest, pass the array to `fanout::when_any(array)`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an array of futures",
-    label = "`.when_any()` and `.first_ok()` race an array `[F; N]`, whose elements share one type",
-    note = "to race futures of different types, make them one type with `futures::future::Either` or `Box::pin`"
-)]
-pub trait Race: Join<Slots: Uniform> {
+///
+/// Implemented for every tuple and array, so that a tuple of different types
+/// meets an error that says what to do, rather than "no method found".
+pub trait Race: Join {
     /// Resolves to the first element to end, whatever its output, with its
     /// index: `Task.WhenAny`, `futures_concurrency`'s `race`. Ties go to the
     /// lowest index. `None` for an empty array, or when
@@ -302,7 +301,10 @@ pub trait Race: Join<Slots: Uniform> {
     ///
     /// Once there is a winner the others are dropped; dropping the race
     /// drops every element still running.
-    fn when_any(self) -> FixedRace<Self, WhenAny> {
+    fn when_any(self) -> FixedRace<Self, WhenAny>
+    where
+        Self::Slots: Uniform,
+    {
         FixedRace::new(self)
     }
 
@@ -330,6 +332,7 @@ pub trait Race: Join<Slots: Uniform> {
     /// drops every element still running.
     fn first_ok(self) -> FixedRace<Self, FirstOk>
     where
+        Self::Slots: Uniform,
         <Self::Slots as Uniform>::Item: crate::TaskOutput,
     {
         FixedRace::new(self)

@@ -1,10 +1,11 @@
-//! [`FixedRace`]: the future of `.when_any()` and `.first_ok()` on an array.
+//! [`FixedRace`]: the future of `.when_any()` and `.first_ok()` on an array (or a
+//! tuple whose elements share one type).
 //! One loop for the two; the kind ([`WhenAny`], [`FirstOk`]) says which
 //! ending wins and what the race resolves to.
 
 use super::control::Control;
 use super::storage::{Storage, Uniform};
-use super::Race;
+use super::Join;
 use crate::cancel::CancelSource;
 use crate::outcome::{Failure, Outcome, TaskOutput};
 use crate::signal::{EitherSignal, NoSignal, Signal};
@@ -29,12 +30,12 @@ mod sealed {
 }
 use sealed::Kind;
 
-/// The kind of [`FixedRace`] that [`Race::when_any`] builds: the first
+/// The kind of [`FixedRace`] that [`Race::when_any`](super::Race::when_any) builds: the first
 /// element to end, whatever its output.
 #[derive(Debug)]
 pub enum WhenAny {}
 
-/// The kind of [`FixedRace`] that [`Race::first_ok`] builds: the first
+/// The kind of [`FixedRace`] that [`Race::first_ok`](super::Race::first_ok) builds: the first
 /// element to complete successfully.
 #[derive(Debug)]
 pub enum FirstOk {}
@@ -59,7 +60,7 @@ impl<T> Kind<T> for WhenAny {
     }
 }
 
-/// What [`first_ok`](Race::first_ok) keeps while it runs.
+/// What [`first_ok`](super::Race::first_ok) keeps while it runs.
 #[derive(Debug)]
 pub struct FirstOkState<T, E> {
     winner: Option<(usize, T)>,
@@ -108,7 +109,7 @@ impl<O: TaskOutput> Kind<O> for FirstOk {
 }
 
 pin_project! {
-    /// The future of [`Race::when_any`] and [`Race::first_ok`] on an array of
+    /// The future of [`Race::when_any`](super::Race::when_any) and [`Race::first_ok`](super::Race::first_ok) on an array of
     /// futures: `K` is [`WhenAny`] or [`FirstOk`], `C` the cancel signal.
     ///
     /// Once the race has a winner, the other elements are dropped (or, with
@@ -117,7 +118,12 @@ pin_project! {
     /// allocates nothing, but `first_ok`'s list of faults when an element
     /// faults.
     #[must_use = "futures do nothing unless polled"]
-    pub struct FixedRace<T: Race, K: Kind<<T::Slots as Uniform>::Item>, C = NoSignal> {
+    pub struct FixedRace<T, K, C = NoSignal>
+    where
+        T: Join,
+        T::Slots: Uniform,
+        K: Kind<<T::Slots as Uniform>::Item>,
+    {
         #[pin]
         slots: T::Slots,
         #[pin]
@@ -131,7 +137,8 @@ pin_project! {
 
 impl<T, K> FixedRace<T, K>
 where
-    T: Race,
+    T: Join,
+    T::Slots: Uniform,
     K: Kind<<T::Slots as Uniform>::Item>,
 {
     pub(crate) fn new(tasks: T) -> Self {
@@ -147,7 +154,8 @@ where
 
 impl<T, K, C> FixedRace<T, K, C>
 where
-    T: Race,
+    T: Join,
+    T::Slots: Uniform,
     K: Kind<<T::Slots as Uniform>::Item>,
 {
     /// Gives up the race when `signal` completes: every element still
@@ -203,7 +211,8 @@ where
 
 impl<T, K, C> Future for FixedRace<T, K, C>
 where
-    T: Race,
+    T: Join,
+    T::Slots: Uniform,
     K: Kind<<T::Slots as Uniform>::Item>,
     C: Signal,
 {
@@ -237,7 +246,8 @@ where
 
 impl<T, K, C> FusedFuture for FixedRace<T, K, C>
 where
-    T: Race,
+    T: Join,
+    T::Slots: Uniform,
     K: Kind<<T::Slots as Uniform>::Item>,
     C: Signal,
 {
@@ -248,7 +258,8 @@ where
 
 impl<T, K, C> core::fmt::Debug for FixedRace<T, K, C>
 where
-    T: Race,
+    T: Join,
+    T::Slots: Uniform,
     K: Kind<<T::Slots as Uniform>::Item>,
 {
     /// The race's progress, never its elements.

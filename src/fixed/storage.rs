@@ -97,6 +97,11 @@ pub trait SharedError: Judged {
 
 /// A storage whose elements share one output type, so one of them can be
 /// taken out on its own: what a race needs.
+#[diagnostic::on_unimplemented(
+    message = "`.when_any()` and `.first_ok()` race futures of one type",
+    label = "the elements of this tuple are futures of different types",
+    note = "race an array `[a, b, c]`, or make the futures one type first: `futures::future::Either`, or `Box::pin(fut) as Pin<Box<dyn Future<Output = T>>>`"
+)]
 pub trait Uniform: Storage {
     /// The output of every element.
     type Item;

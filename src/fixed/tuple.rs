@@ -2,8 +2,8 @@
 //! arity, a field per element, each element pinned in place (no allocation).
 
 use super::slot::Slot;
-use super::storage::{Judged, SharedError, Storage};
-use super::{sealed, Join};
+use super::storage::{Judged, SharedError, Storage, Uniform};
+use super::{sealed, Join, Race};
 use crate::outcome::{Failure, Outcome, TaskOutput};
 use alloc::vec::Vec;
 use core::future::{Future, IntoFuture};
@@ -15,6 +15,14 @@ use pin_project_lite::pin_project;
 #[inline(always)]
 fn outcome<O: TaskOutput>(output: Option<O>) -> Outcome<O::Ok, O::Err> {
     output.map_or(Outcome::Canceled, TaskOutput::into_outcome)
+}
+
+/// `X`, once for each element: the type list of a tuple whose elements all
+/// have one type.
+macro_rules! same {
+    ($_element:ident, $X:ident) => {
+        $X
+    };
 }
 
 const DROPPED: &str = "fanout: `join_all` cannot cancel an element";
@@ -31,6 +39,29 @@ macro_rules! tuple {
         }
 
         impl<$($F: IntoFuture),+> sealed::Sealed for ($($F,)+) {}
+
+        impl<$($F: IntoFuture),+> Race for ($($F,)+) {}
+
+        #[diagnostic::do_not_recommend]
+        impl<X: Future> Uniform for $Name<$(same!($F, X)),+> {
+            type Item = X::Output;
+
+            #[inline]
+            fn item(&self, index: usize) -> Option<&X::Output> {
+                match index {
+                    $($i => self.$f.output(),)+
+                    _ => None,
+                }
+            }
+
+            fn take_item(self: Pin<&mut Self>, index: usize) -> Option<X::Output> {
+                let this = self.project();
+                match index {
+                    $($i => this.$f.take(),)+
+                    _ => None,
+                }
+            }
+        }
 
         impl<$($F: IntoFuture),+> Join for ($($F,)+) {
             type Slots = $Name<$($F::IntoFuture),+>;

@@ -1,8 +1,6 @@
-// Expects ONE error: `.when_any()` on a tuple (only arrays race: their
-// elements share one type). Tuples do not implement `Race`, so rustc reports
-// E0599 "no method named `when_any` found for tuple" and `Race`'s own message
-// ("is not an array of futures") does not show; rustc even suggests
-// `.when_all()`. The test asserts one error about `when_any`.
+// Expects ONE error: `.when_any()` on a tuple of futures of different types.
+// A race hands out one output type, so its elements must share one type; the
+// message says so and names the fix (an array, `Either`, or `Box::pin`).
 
 use fanout::Race;
 

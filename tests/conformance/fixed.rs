@@ -412,6 +412,11 @@ pub fn fixed_r2_when_any_ties_and_drops(rt: &impl Runtime) {
 
     let empty: [std::future::Ready<u8>; 0] = [];
     assert_eq!(rt.block_on(empty.when_any()), None);
+    // A tuple whose elements share one type races too.
+    let gates = Gates::new(2);
+    let race = (gates.future(0, 'a'), gates.future(1, 'b')).when_any();
+    let (winner, ()) = rt.block_on(join(race, gates.open_in_order([1])));
+    assert_eq!(winner, Some((1, 'b')));
     // A large array races through the engine, with the same ties.
     let large: [_; 50] = std::array::from_fn(ready);
     assert_eq!(rt.block_on(large.when_any()), Some((0, 0)));
