@@ -16,6 +16,12 @@ use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
 mod sealed {
+    /// The kinds whose batch can fail, and so takes `cancel_on`,
+    /// `fail_fast` and `graceful`.
+    pub trait CanFail {}
+    impl CanFail for super::WhenAll {}
+    impl CanFail for super::SettleAll {}
+
     pub trait Kind<S> {
         type Output;
         /// Whether an element's ending can be a fault (and so stop a
@@ -115,92 +121,25 @@ impl<T: Join, K> FixedJoin<T, K> {
     }
 }
 
-/// The options of a batch that can fail: `when_all` and `settle_all`.
-impl<T: Join, C> FixedJoin<T, WhenAll, C> {
+/// The options of a batch that can fail, `when_all` and `settle_all`: one
+/// set for both (`join_all`'s elements cannot fail, so it has none).
+impl<T: Join, K: sealed::CanFail, C> FixedJoin<T, K, C> {
     /// Cancels the batch when `signal` completes: every element still
     /// running is dropped and counts as canceled. Any future is a signal — a
     /// [`CancelToken::canceled`](crate::cancel::CancelToken::canceled), a
     /// runtime's timer, a shutdown future. Called twice, either signal
-    /// cancels. The batch then fails with `Failure::Canceled`, or with
-    /// `Failure::Faulted` if an element faulted (faults win).
+    /// cancels. `when_all` then fails with `Failure::Canceled`, or with
+    /// `Failure::Faulted` if an element faulted (faults win); `settle_all`
+    /// records each dropped element as `Outcome::Canceled`.
     ///
     /// ```
-    /// use fanout::{Failure, Join};
+    /// use fanout::{Failure, Join, Outcome};
     /// use futures::future::{pending, ready};
     ///
     /// let batch = (ready(Ok::<u8, ()>(1)), pending::<Result<&str, ()>>())
     ///     .when_all()
     ///     .cancel_on(ready(())); // a signal that already fired
     /// assert_eq!(futures::executor::block_on(batch), Err(Failure::Canceled));
-    /// ```
-    pub fn cancel_on<F: IntoFuture>(
-        self,
-        signal: F,
-    ) -> FixedJoin<T, WhenAll, EitherSignal<C, F::IntoFuture>> {
-        FixedJoin {
-            slots: self.slots,
-            signal: EitherSignal::new(self.signal, signal.into_future()),
-            control: self.control,
-            kind: PhantomData,
-        }
-    }
-
-    /// The first fault cancels the batch: every element still running is
-    /// dropped (or, with [`graceful`](Self::graceful), told to stop and
-    /// awaited). The fault is the first seen in element order: elements
-    /// after it are not polled again, so their faults in the same poll are
-    /// not seen (as with `try_join!`); faults of earlier polls are all kept.
-    ///
-    /// ```
-    /// use fanout::{Failure, Join};
-    /// use futures::future::{pending, ready};
-    ///
-    /// let batch = (pending::<Result<u8, &str>>(), ready(Err::<String, _>("boom"))).when_all();
-    /// let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch.fail_fast()) else {
-    ///     unreachable!()
-    /// };
-    /// assert_eq!(faults.into_vec(), [(1, "boom")]);
-    /// ```
-    pub fn fail_fast(mut self) -> Self {
-        self.control.fail_fast = true;
-        self
-    }
-
-    /// Stops gracefully, the `Parallel.ForEachAsync` way: when the batch is
-    /// canceled (its signal, or a fault with [`fail_fast`](Self::fail_fast)),
-    /// it cancels `stop` and **waits** for the elements still running to end
-    /// on their own, instead of dropping them. Build each element with a
-    /// token of `stop` ([`CancelToken::run`](crate::cancel::CancelToken::run))
-    /// so it can notice.
-    ///
-    /// ```
-    /// use fanout::cancel::CancelSource;
-    /// use fanout::{Failure, Join};
-    /// use futures::future::{pending, ready};
-    ///
-    /// let stop = CancelSource::new();
-    /// let slow = stop.token().run(pending::<Result<u8, &str>>());
-    /// let batch = (slow, ready(Err::<u8, _>("boom"))).when_all().fail_fast().graceful(&stop);
-    /// // The fault cancels `stop`; the slow element ends `Canceled` on its own.
-    /// let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch) else { unreachable!() };
-    /// assert_eq!(faults.into_vec(), [(1, "boom")]);
-    /// assert!(stop.is_canceled());
-    /// ```
-    pub fn graceful(mut self, stop: &CancelSource) -> Self {
-        self.control.graceful = Some(stop.clone_handle());
-        self
-    }
-}
-
-/// The options of `settle_all`: as for `when_all`.
-impl<T: Join, C> FixedJoin<T, SettleAll, C> {
-    /// Cancels the batch when `signal` completes: every element still
-    /// running is dropped and settles as `Outcome::Canceled`. See
-    /// [`FixedJoin::<T, WhenAll>::cancel_on`](FixedJoin::cancel_on).
-    ///
-    /// ```
-    /// use fanout::{Join, Outcome};
-    /// use futures::future::{pending, ready};
     ///
     /// let batch = (ready(Ok::<u8, ()>(1)), pending::<Result<&str, ()>>())
     ///     .settle_all()
@@ -211,7 +150,7 @@ impl<T: Join, C> FixedJoin<T, SettleAll, C> {
     pub fn cancel_on<F: IntoFuture>(
         self,
         signal: F,
-    ) -> FixedJoin<T, SettleAll, EitherSignal<C, F::IntoFuture>> {
+    ) -> FixedJoin<T, K, EitherSignal<C, F::IntoFuture>> {
         FixedJoin {
             slots: self.slots,
             signal: EitherSignal::new(self.signal, signal.into_future()),
@@ -221,12 +160,21 @@ impl<T: Join, C> FixedJoin<T, SettleAll, C> {
     }
 
     /// The first fault cancels the batch: every element still running is
-    /// dropped and settles as `Outcome::Canceled` (or, with
-    /// [`graceful`](Self::graceful), is told to stop and awaited).
+    /// dropped (`settle_all`: recorded `Outcome::Canceled`), or, with
+    /// [`graceful`](Self::graceful), told to stop and awaited. The fault is
+    /// the first seen in element order: elements after it are not polled
+    /// again, so their faults in the same poll are not seen (as with
+    /// `try_join!`); faults of earlier polls are all kept.
     ///
     /// ```
-    /// use fanout::{Join, Outcome};
+    /// use fanout::{Failure, Join, Outcome};
     /// use futures::future::{pending, ready};
+    ///
+    /// let batch = (pending::<Result<u8, &str>>(), ready(Err::<String, _>("boom"))).when_all();
+    /// let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch.fail_fast()) else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(faults.into_vec(), [(1, "boom")]);
     ///
     /// let batch = (pending::<Result<u8, &str>>(), ready(Err::<(), _>("boom"))).settle_all();
     /// let (a, b) = futures::executor::block_on(batch.fail_fast());
@@ -237,14 +185,26 @@ impl<T: Join, C> FixedJoin<T, SettleAll, C> {
         self
     }
 
-    /// Stops gracefully: see
-    /// [`FixedJoin::<T, WhenAll>::graceful`](FixedJoin::graceful). Each
-    /// element keeps the outcome it ends with on its own.
+    /// Stops gracefully, the `Parallel.ForEachAsync` way: when the batch is
+    /// canceled (its signal, or a fault with [`fail_fast`](Self::fail_fast)),
+    /// it cancels `stop` and **waits** for the elements still running to end
+    /// on their own, instead of dropping them; each keeps the outcome it ends
+    /// with. Build each element with a token of `stop`
+    /// ([`CancelToken::run`](crate::cancel::CancelToken::run)) so it can
+    /// notice.
     ///
     /// ```
     /// use fanout::cancel::CancelSource;
-    /// use fanout::{Join, Outcome};
+    /// use fanout::{Failure, Join, Outcome};
     /// use futures::future::{pending, ready};
+    ///
+    /// let stop = CancelSource::new();
+    /// let slow = stop.token().run(pending::<Result<u8, &str>>());
+    /// let batch = (slow, ready(Err::<u8, _>("boom"))).when_all().fail_fast().graceful(&stop);
+    /// // The fault cancels `stop`; the slow element ends `Canceled` on its own.
+    /// let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch) else { unreachable!() };
+    /// assert_eq!(faults.into_vec(), [(1, "boom")]);
+    /// assert!(stop.is_canceled());
     ///
     /// let stop = CancelSource::new();
     /// let slow = stop.token().run(pending::<Result<u8, &str>>());
