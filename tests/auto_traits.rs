@@ -62,3 +62,33 @@ fn batches_are_debug_without_debug_tasks() {
     let _ = format!("{:?}", fanout::when_any(tasks()));
     let _ = format!("{:?}", fanout::when_each(tasks()));
 }
+
+/// Tuples and arrays (`fanout::Join`, `fanout::Race`): `Send` and `Sync`
+/// exactly when their elements are (they live inside the batch), `Unpin`
+/// exactly when their elements are, `Debug` without `Debug` elements, and
+/// no `'static` bound: elements may borrow from the caller.
+#[test]
+fn fixed_batches_take_their_elements_auto_traits() {
+    use fanout::fixed::{kind, FixedJoin, FixedRace};
+    use fanout::{Join, Race};
+    fn send_sync_value<T: Send + Sync>(_: &T) {}
+    fn unpin_value<T: Unpin>(_: &T) {}
+    send_sync::<FixedJoin<(Pinned, Pinned), kind::WhenAll>>();
+    send_sync::<FixedJoin<[Pinned; 40], kind::SettleAll>>();
+    send_sync::<FixedRace<[Pinned; 3], kind::FirstOk>>();
+    let ready = || core::future::ready(Ok::<u8, u16>(1));
+    unpin_value(&(ready(), ready()).when_all());
+    unpin_value(&[ready(), ready()].when_any());
+    send_sync_value(&[ready(), ready()].first_ok());
+
+    // Borrowing elements: no `'static` needed.
+    let names = vec![String::from("a"), String::from("b")];
+    let lengths = (async { names[0].len() }, async { names[1].len() }).join_all();
+    assert_eq!(futures::executor::block_on(lengths), (1, 1));
+
+    let batch = (Pinned(PhantomPinned), Pinned(PhantomPinned)).when_all();
+    assert_eq!(
+        format!("{batch:?}"),
+        "FixedJoin { len: 2, canceled: false, finished: false }"
+    );
+}
