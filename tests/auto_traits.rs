@@ -82,7 +82,7 @@ fn fixed_batches_take_their_elements_auto_traits() {
     send_sync_value(&[ready(), ready()].first_ok());
 
     // Borrowing elements: no `'static` needed.
-    let names = vec![String::from("a"), String::from("b")];
+    let names = [String::from("a"), String::from("b")];
     let lengths = (async { names[0].len() }, async { names[1].len() }).join_all();
     assert_eq!(futures::executor::block_on(lengths), (1, 1));
 
