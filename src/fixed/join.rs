@@ -226,7 +226,7 @@ where
 {
     type Output = K::Output;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<K::Output> {
         let this = self.project();
         let (control, mut slots) = (this.control, this.slots);
