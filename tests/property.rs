@@ -46,12 +46,12 @@
 //! reruns batch `k` alone. A failure prints the batch's number and the batch.
 //!
 //! Tuples' and arrays' faces (`fanout::Join`, `fanout::Race`) are checked
-//! against the iterator faces this model checks: `n / 50` random arrays of 0
+//! against the iterator faces this model checks: `n / 200` random arrays of 0
 //! to 64 elements (inline, and through the engine past `INLINE_MAX`; those
 //! of 3 also as a tuple), with
 //! and without a signal and fail-fast, run both as an array and as a `Vec`
-//! through `settle_all`, `when_all` and `when_any`, must end the same way at
-//! the same virtual instant.
+//! through `settle_all` (also with a graceful stop), `when_all` and
+//! `when_any`, must end the same way at the same virtual instant.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -1522,6 +1522,36 @@ fn fixed_agrees<const N: usize>(specs: &[FixedSpec], signal: Option<u64>, fail_f
     assert_eq!(settled.to_vec(), iter, "settle_all: array vs Vec");
     assert_eq!(fixed_end, iter_end, "settle_all: the same virtual end");
 
+    // Graceful: every element watches a stop token; a stop (the signal, a
+    // fail-fast fault) cancels it and waits. The same outcomes, and the
+    // same stop.
+    let (fixed_stop, iter_stop) = (CancelSource::new(), CancelSource::new());
+    let mut fixed =
+        std::array::from_fn::<_, N, _>(|i| fixed_stop.token().run(fixed_element(specs[i])))
+            .settle_all()
+            .cancel_on(signal_at())
+            .graceful(&fixed_stop);
+    let mut iter = settle_all(
+        specs
+            .iter()
+            .map(|&s| iter_stop.token().run(fixed_element(s))),
+    )
+    .cancel_on(signal_at())
+    .graceful(&iter_stop);
+    if fail_fast {
+        fixed = fixed.fail_fast();
+        iter = iter.fail_fast();
+    }
+    let (graceful, fixed_end) = run_timed(Box::pin(fixed));
+    let (iter, iter_end) = run_timed(iter);
+    assert_eq!(graceful.to_vec(), iter, "graceful settle_all: array vs Vec");
+    assert_eq!(fixed_end, iter_end, "graceful: the same virtual end");
+    assert_eq!(
+        fixed_stop.is_canceled(),
+        iter_stop.is_canceled(),
+        "graceful: the same stop"
+    );
+
     // when_all: the same verdict (every fault in order, faults win).
     let fixed = array().when_all().cancel_on(signal_at());
     let fixed = if fail_fast {
@@ -1588,9 +1618,10 @@ fn fixed_agrees<const N: usize>(specs: &[FixedSpec], signal: Option<u64>, fail_f
 
 #[test]
 fn fixed_arrays_agree_with_the_iterator_faces() {
-    // A fiftieth of the model's batches: each runs six batches of up to 64
-    // elements (an array and a `Vec`, three faces), under the seed's chaos.
-    let batches = env_u64("FANOUT_BATCHES").unwrap_or(DEFAULT_BATCHES) / 50;
+    // A two-hundredth of the model's batches: each runs eight batches of up
+    // to 64 elements (an array and a `Vec`, four faces), under the seed's
+    // chaos, whose cross-thread wakes make a batch cost up to a second.
+    let batches = env_u64("FANOUT_BATCHES").unwrap_or(DEFAULT_BATCHES) / 200;
     for k in 0..batches {
         let seed = mix(0xF1CED, k);
         let mut rng = SplitMix::new(seed);
