@@ -53,10 +53,11 @@ struct Projection<'a, F: Future, const N: usize> {
 /// Element `index` of a pinned array, pinned.
 #[inline(always)]
 fn pin_index<T, const N: usize>(array: Pin<&mut [T; N]>, index: usize) -> Pin<&mut T> {
-    // SAFETY: pinning is structural for the elements of an array: the array
-    // is a place that holds them, nothing here moves an element out of a
-    // pinned array or swaps two of them, and an array that is `Unpin` (and
-    // so could be moved through `Pin::get_mut`) has `Unpin` elements.
+    // Pinning is structural for the elements of an array: the array is a
+    // place that holds them, nothing here moves an element out of a pinned
+    // array or swaps two of them, and an array that is `Unpin` (and so could
+    // be moved through `Pin::get_mut`) has `Unpin` elements.
+    // SAFETY: so the element stays pinned for as long as the array is.
     unsafe { array.map_unchecked_mut(|array| &mut array[index]) }
 }
 
@@ -256,11 +257,6 @@ where
 
 impl<F: Future, const N: usize> Uniform for ArraySlots<F, N> {
     type Item = F::Output;
-
-    #[inline]
-    fn item(&self, index: usize) -> Option<&F::Output> {
-        self.slots[index].output()
-    }
 
     fn take_item(self: Pin<&mut Self>, index: usize) -> Option<F::Output> {
         pin_index(self.project().slots, index).take()

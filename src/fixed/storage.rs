@@ -106,9 +106,6 @@ pub trait Uniform: Storage {
     /// The output of every element.
     type Item;
 
-    /// The output of the ended element `index`, if it finished.
-    fn item(&self, index: usize) -> Option<&Self::Item>;
-
     /// Takes the output of the ended element `index`: `None` if the batch
     /// dropped it.
     fn take_item(self: Pin<&mut Self>, index: usize) -> Option<Self::Item>;

@@ -46,14 +46,6 @@ macro_rules! tuple {
         impl<X: Future> Uniform for $Name<$(same!($F, X)),+> {
             type Item = X::Output;
 
-            #[inline]
-            fn item(&self, index: usize) -> Option<&X::Output> {
-                match index {
-                    $($i => self.$f.output(),)+
-                    _ => None,
-                }
-            }
-
             fn take_item(self: Pin<&mut Self>, index: usize) -> Option<X::Output> {
                 let this = self.project();
                 match index {
