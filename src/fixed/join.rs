@@ -69,6 +69,7 @@ impl<S: SharedError> Kind<S> for WhenAll {
         slots.is_fault(index)
     }
 
+    #[inline(always)]
     fn finish(slots: Pin<&mut S>, canceled: bool) -> Self::Output {
         slots.take_verdict(canceled)
     }

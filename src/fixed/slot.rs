@@ -83,6 +83,7 @@ impl<F: Future> Slot<F> {
     ///
     /// If the element is still running or its output was taken already: a
     /// face takes each output once, after every element has ended.
+    #[inline(always)]
     pub(crate) fn take(self: Pin<&mut Self>) -> Option<F::Output> {
         match self.project_replace(Slot::Empty) {
             SlotReplace::Done { output } => Some(output),

@@ -130,6 +130,7 @@ macro_rules! tuple {
                 }
             }
 
+            #[inline(always)]
             fn take_outcomes(self: Pin<&mut Self>) -> Self::Outcomes {
                 let this = self.project();
                 ($(outcome(this.$f.take()),)+)
@@ -144,6 +145,7 @@ macro_rules! tuple {
             type Values = ($(<$F::Output as TaskOutput>::Ok,)+);
             type Err = E;
 
+            #[inline(always)]
             fn take_verdict(
                 self: Pin<&mut Self>,
                 canceled: bool,
