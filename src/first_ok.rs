@@ -218,6 +218,7 @@ where
                 }
                 Some(Event::Canceled(_) | Event::CanceledMany(_)) => this.verdict.record_dropped(),
                 None => {
+                    this.engine.check_lost();
                     *this.done = true;
                     if let Some(winner) = this.winner.take() {
                         return Poll::Ready(Ok(winner));

@@ -206,6 +206,7 @@ where
                 // A fault, with fail-fast: stop the batch, then report the rest.
                 Drive::Stopped => this.engine.as_mut().cancel(),
                 Drive::Finished => {
+                    this.engine.check_lost();
                     *this.done = true;
                     return Poll::Ready(match this.verdict.finish(this.engine.was_canceled()) {
                         Some(failure) => Err(failure),

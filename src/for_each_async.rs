@@ -261,6 +261,7 @@ where
                 continue;
             }
             if *this.engine_done && this.running.is_none() && this.backlog.is_empty() {
+                this.engine.check_lost();
                 *this.done = true;
                 return Poll::Ready(match this.verdict.finish(this.engine.was_canceled()) {
                     Some(failure) => Err(failure),

@@ -102,6 +102,7 @@ impl<S: Source> Future for JoinAll<S> {
             ControlFlow::Continue(())
         }));
         // The sink never stops the batch: it finished.
+        this.engine.check_lost();
         *this.done = true;
         let outputs = core::mem::replace(this.outputs, Ordered::new());
         Poll::Ready(outputs.into_vec(this.engine.pulled()))

@@ -330,6 +330,50 @@ fn a_panicking_task_gives_everything_back() {
     });
 }
 
+/// A batch polled again after a task's poll panicked (issue 25): the task
+/// that panicked is dropped at the next poll (never polled again), the
+/// others run on and are dropped once, and the batch ends by naming the
+/// task; nothing is left live, on the iterator faces and on a tuple.
+#[test]
+fn a_batch_polled_again_after_a_panic_gives_everything_back() {
+    use crate::Join;
+    use core::panic::AssertUnwindSafe;
+    use std::panic::catch_unwind;
+    /// Polls `batch` until a second panic comes out of it.
+    fn until_second_panic<F: Future>(batch: F) {
+        let mut batch = pin!(batch);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut panics = 0;
+        for _ in 0..20 {
+            match catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(_)) => panic!("resolved without the lost task"),
+                Ok(Poll::Pending) => {}
+                Err(_) => panics += 1,
+            }
+            if panics == 2 {
+                return;
+            }
+        }
+        panic!("the batch never ended");
+    }
+    let task = |c: &Census, i: usize| {
+        let live = c.object();
+        async move {
+            let _live = live;
+            if i == 1 {
+                panic!("task 1 panics (expected by the test)");
+            }
+            YieldOnce(false).await;
+            Ok::<usize, usize>(i)
+        }
+    };
+    leak_free(|c, _| {
+        until_second_panic(when_all((0..4).map(|i| task(c, i))).limit(2));
+        until_second_panic(settle_all((0..4).map(|i| task(c, i))));
+        until_second_panic((task(c, 0), task(c, 1), task(c, 2)).when_all());
+    });
+}
+
 /// Tuples and arrays (`crate::fixed`): the elements are pinned in place
 /// (`!Unpin` async blocks here), inline or, past `INLINE_MAX`, in the
 /// engine; fail-fast, a signal and a race's win drop each one once, and

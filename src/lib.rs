@@ -118,13 +118,16 @@
 //! - **A panic is the task's outcome.** A task that panics — in its poll, or
 //!   in its `Drop` when it finishes or is canceled — panics out of the
 //!   batch's poll; the other tasks are dropped with the batch. A batch polled
-//!   again after such a panic (under `catch_unwind`) stays sound: the other
-//!   tasks run on, and a cancel still drops each of them once; a face that
-//!   hands out one result per task then panics, naming the task whose panic
-//!   took its result, rather than inventing one. (A batch registers its
-//!   executor's waker only when it is about to wait: after a panic in the
-//!   poll that started it, poll it again rather than wait for a wake; the
-//!   wakes in between are kept for that poll.)
+//!   again after such a panic (under `catch_unwind`) stays sound: the task
+//!   that panicked is dropped and never polled again, the other tasks run on
+//!   (a face that hands out results as they come, `when_each` or `for_each`,
+//!   hands theirs out), a cancel still drops each of them once, and where the
+//!   batch would resolve it panics instead, naming the task whose panic took
+//!   its result ("task 3 has no result: it panicked …"), rather than invent
+//!   one or wait for it forever. (A batch registers its executor's waker only
+//!   when it is about to wait: after a panic in the poll that started it,
+//!   poll it again rather than wait for a wake; the wakes in between are kept
+//!   for that poll.)
 
 //! # How it works, and what it costs
 //!

@@ -254,10 +254,7 @@ impl<T> Ordered<T> {
             (prefix..len).find(|&i| !bit(i))
         };
         if let Some(index) = missing {
-            panic!(
-                "fanout: task {index} has no result: it panicked (in its poll or its `Drop`) \
-                 in an earlier poll of this batch"
-            );
+            crate::engine::lost_to_panic(index);
         }
         // Places past `len` come only from a size hint that promised more
         // tasks than were pulled, and hold nothing: an output there would be

@@ -214,6 +214,7 @@ where
                 // A fault, with fail-fast: stop the batch, then report the rest.
                 Drive::Stopped => this.engine.as_mut().cancel(),
                 Drive::Finished => {
+                    this.engine.check_lost();
                     *this.done = true;
                     let outcomes = core::mem::replace(this.outcomes, Ordered::new());
                     return Poll::Ready(outcomes.into_vec(this.engine.pulled()));

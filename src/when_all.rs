@@ -240,6 +240,7 @@ where
                 // A fault, with fail-fast: stop the batch, then report the rest.
                 Drive::Stopped => this.engine.as_mut().cancel(),
                 Drive::Finished => {
+                    this.engine.check_lost();
                     *this.done = true;
                     let failure = this.verdict.finish(this.engine.was_canceled());
                     return Poll::Ready(match failure {

@@ -174,6 +174,8 @@ where
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some((index, output))) => {
                 let rest = this.rest.take().expect("checked above");
+                // A task lost to a panic may have been the first to end.
+                rest.check_lost();
                 Poll::Ready(Some((index, output, rest)))
             }
             Poll::Ready(None) => {

@@ -199,6 +199,14 @@ impl<S: Source, C> WhenEach<S, C> {
     }
 }
 
+impl<S: Source, C> WhenEach<S, C> {
+    /// Panics, naming the task, if one was lost to a panic in an earlier
+    /// poll (for `when_any`, whose winner may have been that task).
+    pub(crate) fn check_lost(&self) {
+        self.engine.check_lost();
+    }
+}
+
 impl<S: Source, C: Signal> Stream for WhenEach<S, C> {
     type Item = (usize, OutputOf<S>);
 
@@ -217,6 +225,7 @@ impl<S: Source, C: Signal> Stream for WhenEach<S, C> {
                 Poll::Ready(Some(Event::Canceled(_))) => *this.canceled += 1,
                 Poll::Ready(Some(Event::CanceledMany(count))) => *this.canceled += count,
                 Poll::Ready(None) => {
+                    this.engine.check_lost();
                     *this.done = true;
                     return Poll::Ready(None);
                 }

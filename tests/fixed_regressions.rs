@@ -1,6 +1,9 @@
 //! Regression tests for tuples and arrays (`fanout::fixed`), from review:
 //! each failed before its fix. A batch polled again after a panic in an
-//! element's poll (or in its `Drop` during a cancel) must still resolve and
+//! element's poll must never poll that element again, run the others to
+//! their ends, then panic naming it (issue 25: it once polled the element
+//! again, and with one that did not wake itself waited forever); after a
+//! panic in an element's `Drop` during a cancel it must still resolve and
 //! drop each element once; a graceful stop by the signal must judge by the
 //! elements' own outcomes, as the iterator faces do; an array run by the
 //! engine must drop the elements it never pulled when it resolves, not when
@@ -66,8 +69,42 @@ fn poll_n<F: Future>(mut fut: Pin<&mut F>, n: usize) -> (Option<F::Output>, usiz
     (None, panics)
 }
 
+/// Polls `fut` (catching panics) until a second panic comes out of it; the
+/// messages of both. Fails if it resolves, or if it takes more than `n`
+/// polls (it hangs).
+fn panics_twice<F: Future>(mut fut: Pin<&mut F>, n: usize) -> [String; 2] {
+    let mut messages = Vec::new();
+    for _ in 0..n {
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx()))) {
+            Ok(Poll::Ready(_)) => panic!("the batch resolved without the lost element"),
+            Ok(Poll::Pending) => {}
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                messages.push(message);
+                if messages.len() == 2 {
+                    return [messages.remove(0), messages.remove(0)];
+                }
+            }
+        }
+    }
+    panic!("the batch never ended after the panic: {messages:?}");
+}
+
+/// The second panic of a batch polled again: it names element `index`.
+fn assert_names(messages: &[String; 2], index: usize) {
+    assert_eq!(messages[0], "element panics once");
+    assert!(
+        messages[1].starts_with(&format!("fanout: task {index} has no result: it panicked")),
+        "{messages:?}"
+    );
+}
+
 #[test]
-fn inline_tuple_resolves_after_a_panic_in_poll() {
+fn inline_tuple_names_an_element_lost_to_a_panic() {
     let batch = pin!((
         async { Ok::<u32, u32>(1) },
         PanicOnce {
@@ -76,14 +113,13 @@ fn inline_tuple_resolves_after_a_panic_in_poll() {
         }
     )
         .join_all());
-    let (out, panics) = poll_n(batch, 10);
-    assert_eq!(panics, 1);
-    // Every element has ended (0 on poll 1, 1 on poll 2): expect Ready.
-    assert!(out.is_some(), "batch never resolved after the panic");
+    // Element 0 ends on poll 1; element 1 panics then and is dropped, never
+    // polled again: the next poll names it.
+    assert_names(&panics_twice(batch, 10), 1);
 }
 
 #[test]
-fn inline_array_resolves_after_a_panic_in_poll() {
+fn inline_array_names_an_element_lost_to_a_panic() {
     let batch = pin!([
         Job {
             panic_once: false,
@@ -95,21 +131,17 @@ fn inline_array_resolves_after_a_panic_in_poll() {
         },
     ]
     .when_all());
-    let (out, panics) = poll_n(batch, 10);
-    assert_eq!(panics, 1);
-    assert!(out.is_some(), "batch never resolved after the panic");
+    assert_names(&panics_twice(batch, 10), 1);
 }
 
 #[test]
-fn engine_array_resolves_after_a_panic_in_poll() {
+fn engine_array_names_an_element_lost_to_a_panic() {
     let batch = pin!(core::array::from_fn::<_, 40, _>(|i| Job {
         panic_once: i == 5,
         value: Ok(i as u32)
     })
     .when_all());
-    let (out, panics) = poll_n(batch, 10);
-    assert_eq!(panics, 1);
-    assert!(out.is_some(), "batch never resolved after the panic");
+    assert_names(&panics_twice(batch, 10), 5);
 }
 
 /// Pending forever; its `Drop` panics.

@@ -225,6 +225,10 @@ struct Core<F: Future> {
     graceful: Option<CancelSource>,
     /// The last `Pending` was a budget yield.
     yielded: bool,
+    /// The first task whose poll (or finishing drop) panicked: its outcome
+    /// is lost, and a face that would resolve without it panics instead
+    /// ([`Engine::lost_to_panic`]).
+    lost: Option<usize>,
 }
 
 impl<S: Source, C> Engine<S, C> {
@@ -253,6 +257,7 @@ impl<S: Source, C> Engine<S, C> {
                 stopping: false,
                 graceful: None,
                 yielded: false,
+                lost: None,
             },
         }
     }
@@ -333,6 +338,9 @@ impl<S: Source, C> Engine<S, C> {
     #[inline]
     pub(crate) fn start_turn(self: Pin<&mut Self>) {
         let core = self.project().core;
+        if core.slots.has_lost() {
+            core.take_lost();
+        }
         core.rounds.start_turn();
         // A parked source may have woken us: this is the poll it asked for.
         core.source_parked = false;
@@ -371,7 +379,29 @@ impl<S: Source, C> Engine<S, C> {
     /// out) are still handed out: those tasks did finish.
     pub(crate) fn cancel(self: Pin<&mut Self>) {
         let this = self.project();
+        if this.core.slots.has_lost() {
+            // Not counted canceled: its outcome was the panic.
+            this.core.take_lost();
+        }
         this.core.cancel(this.source.size_hint().1 == Some(0));
+    }
+
+    /// The index of the first task whose poll, or whose drop as it
+    /// finished, panicked out of an earlier poll of the batch, if any: its
+    /// outcome is lost. The other tasks run on; a face calls
+    /// [`Engine::check_lost`] where it would resolve.
+    pub(crate) fn lost_to_panic(&self) -> Option<usize> {
+        self.core.lost
+    }
+
+    /// Panics, naming the task, if one was lost to a panic: for a face about
+    /// to resolve, whose result would otherwise claim every task's outcome
+    /// (see the crate docs, "A panic is the task's outcome").
+    #[inline]
+    pub(crate) fn check_lost(&self) {
+        if let Some(index) = self.core.lost {
+            lost_to_panic(index);
+        }
     }
 }
 
@@ -715,7 +745,31 @@ impl<F: Future> Core<F> {
     }
 }
 
+/// The panic of a batch polled again after a task's panic, once the others
+/// have ended.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn lost_to_panic(index: usize) -> ! {
+    panic!(
+        "fanout: task {index} has no result: it panicked (in its poll or its `Drop`) in an \
+         earlier poll of this batch (to keep a panic as the task's outcome, wrap each task \
+         in `fanout::catch_panic`)"
+    )
+}
+
 impl<F: Future> Core<F> {
+    /// Drops the task lost to a panic out of the last run (if its future is
+    /// still there) and remembers the first such index. During a run of
+    /// the engine, as a cancel's drops are.
+    #[cold]
+    fn take_lost(&mut self) {
+        let _running = Running::enter(self.slots.owner());
+        if let Some(index) = self.slots.take_lost() {
+            self.lost.get_or_insert(index);
+        }
+    }
+
     /// See [`Engine::cancel`]. The batch counts as canceled only if that cut it
     /// short — a task was dropped, or the source still had work: a signal that
     /// fires after every task completed changes nothing.

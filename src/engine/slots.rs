@@ -58,6 +58,21 @@ impl Drop for CountOnUnwind<'_> {
     }
 }
 
+/// Records the task being polled as lost to a panic when dropped: held
+/// across a task's poll (and the drop of its future once it finished) and
+/// forgotten after them, so only a panic records it. Costs nothing unless
+/// the poll or the drop unwinds.
+struct LostOnUnwind<'a> {
+    lost: &'a mut Option<(SlotId, usize)>,
+    at: (SlotId, usize),
+}
+
+impl Drop for LostOnUnwind<'_> {
+    fn drop(&mut self) {
+        *self.lost = Some(self.at);
+    }
+}
+
 /// One place for a task.
 enum Slot<F> {
     /// Unused; the next free slot, if any.
@@ -246,6 +261,10 @@ pub(crate) struct Slots<F> {
     dropped: usize,
     /// Where [`Slots::take_dropped`] resumes its scan: `(block, slot)`.
     scan: (usize, usize),
+    /// The task whose poll, or whose drop as it finished, panicked out of
+    /// the last run: where it is and its index. At most one: a panic ends
+    /// the run. Taken by [`Slots::take_lost`] before the next run.
+    lost: Option<(SlotId, usize)>,
 }
 
 impl<F> Drop for Slots<F> {
@@ -335,7 +354,43 @@ impl<F> Slots<F> {
             reused: false,
             dropped: 0,
             scan: (0, 0),
+            lost: None,
         }
+    }
+
+    /// Whether a task's poll (or finishing drop) panicked out of the last
+    /// run ([`Slots::take_lost`] has not taken it yet).
+    #[inline(always)]
+    pub(crate) fn has_lost(&self) -> bool {
+        self.lost.is_some()
+    }
+
+    /// Takes the task whose poll (or finishing drop) panicked out of the
+    /// last run, and drops its future in place if it is still there (a
+    /// future that panicked is never polled again): its index. The slot
+    /// is freed as a finished task's would be.
+    ///
+    /// Counts first, for a `Drop` that panics too: the slot is then free
+    /// (an assignment replaces the value even when the old one's drop
+    /// panics), only out of the free list until a rewind, as in
+    /// [`Slots::poll`].
+    #[cold]
+    pub(crate) fn take_lost(&mut self) -> Option<usize> {
+        let (id, index) = self.lost.take()?;
+        let block = match id.block {
+            0 => self.first.as_mut(),
+            b => self.more.get_mut(b as usize - 1),
+        }?;
+        if (id.slot as usize) < block.slots.used {
+            let slot = block.slots.get_mut(id.slot as usize);
+            if matches!(*slot, Slot::Running(at, _) if at == index) {
+                self.running -= 1;
+                // Invariant 1: overwritten in place, never moved.
+                *slot = Slot::Free(self.free);
+                self.free = Some(id);
+            }
+        }
+        Some(index)
     }
 
     /// The token that names this batch to `self_wake` while it runs: its
@@ -798,9 +853,19 @@ impl<F: Future> Slots<F> {
                 // then too (invariant 3), by this guard, which costs nothing
                 // unless the poll unwinds.
                 let unwinding = CountOnUnwind(&mut self.running);
+                // And the task is lost to its panic, in the poll or in the
+                // drop of its finished future (see `take_lost`).
+                let id = SlotId {
+                    block: self.fresh as u32,
+                    slot: slot as u32,
+                };
+                let losing = LostOnUnwind {
+                    lost: &mut self.lost,
+                    at: (id, index),
+                };
                 let polled = task.poll(&mut Context::from_waker(&waker));
                 core::mem::forget(unwinding);
-                return Ok(match polled {
+                let polled = match polled {
                     Poll::Pending => {
                         self.running += 1;
                         Polled::Pending
@@ -809,7 +874,9 @@ impl<F: Future> Slots<F> {
                         block.slots.truncate(slot);
                         Polled::Ready(index, output)
                     }
-                });
+                };
+                core::mem::forget(losing);
+                return Ok(polled);
             }
             if !self.more_fresh() {
                 break;
@@ -845,7 +912,13 @@ impl<F: Future> Slots<F> {
         // the set's capacity (`Block::new`).
         let waker = unsafe { block.ready.waker_unchecked(id.slot as usize) };
         let mut cx = Context::from_waker(&waker);
-        match task.poll(&mut cx) {
+        // A panic in the poll, or in the drop below, loses the task (see
+        // `take_lost`).
+        let losing = LostOnUnwind {
+            lost: &mut self.lost,
+            at: (id, index),
+        };
+        let polled = match task.poll(&mut cx) {
             Poll::Pending => Polled::Pending,
             Poll::Ready(output) => {
                 // Uncounted first: if the future's `Drop` panics, the
@@ -857,6 +930,8 @@ impl<F: Future> Slots<F> {
                 self.free = Some(id);
                 Polled::Ready(index, output)
             }
-        }
+        };
+        core::mem::forget(losing);
+        polled
     }
 }

@@ -2,7 +2,7 @@
 //! like a tuple; larger arrays are handed to the engine, which polls only
 //! the elements that were woken.
 
-use super::slot::Slot;
+use super::slot::{LostOnUnwind, Slot};
 use super::storage::{Judged, SharedError, Storage, Uniform};
 use super::{sealed, Join, Race};
 use crate::engine::{Engine, Event};
@@ -41,6 +41,8 @@ pub struct ArraySlots<F: Future, const N: usize> {
     engine: Option<Pin<Box<ArrayEngine<F, N>>>>,
     // Where an inline pass goes on: the next element to poll.
     cursor: usize,
+    // The first inline element whose poll panicked (`Storage::lost`).
+    lost: Option<usize>,
 }
 
 /// The fields of a pinned [`ArraySlots`].
@@ -48,6 +50,7 @@ struct Projection<'a, F: Future, const N: usize> {
     slots: Pin<&'a mut [Slot<F>; N]>,
     engine: &'a mut Option<Pin<Box<ArrayEngine<F, N>>>>,
     cursor: &'a mut usize,
+    lost: &'a mut Option<usize>,
 }
 
 /// Element `index` of a pinned array, pinned.
@@ -73,6 +76,7 @@ impl<F: Future, const N: usize> ArraySlots<F, N> {
             slots: unsafe { Pin::new_unchecked(&mut this.slots) },
             engine: &mut this.engine,
             cursor: &mut this.cursor,
+            lost: &mut this.lost,
         }
     }
 
@@ -83,6 +87,7 @@ impl<F: Future, const N: usize> ArraySlots<F, N> {
                 slots: futures.map(|future| Slot::Running { future }),
                 engine: None,
                 cursor: 0,
+                lost: None,
             }
         } else {
             // Every element is pulled on the first poll (no limit); the
@@ -92,6 +97,7 @@ impl<F: Future, const N: usize> ArraySlots<F, N> {
                 slots: core::array::from_fn(|_| Slot::Empty),
                 engine: Some(Box::pin(engine)),
                 cursor: 0,
+                lost: None,
             }
         }
     }
@@ -126,6 +132,14 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
         if let Some(engine) = this.engine {
             engine.as_mut().start_turn();
         }
+        if let Some(index) = *this.lost {
+            pin_index(this.slots, index).lose();
+        }
+    }
+
+    #[inline(always)]
+    fn lost(&self) -> Option<usize> {
+        self.lost
     }
 
     #[inline]
@@ -148,6 +162,8 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
                 Poll::Pending => return None,
                 Poll::Ready(None) => {}
             }
+            // An element the engine lost to a panic has no output to come.
+            *this.lost = engine.lost_to_panic();
             // Every element has been reported: drop the engine now, and
             // with it any element it never pulled (a cancel came first).
             *this.engine = None;
@@ -156,7 +172,7 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
         while *this.cursor < N {
             let index = *this.cursor;
             *this.cursor += 1;
-            if pin_index(slots.as_mut(), index).poll_slot(cx) {
+            if LostOnUnwind::poll(this.lost, index, pin_index(slots.as_mut(), index), cx) {
                 return Some(index);
             }
         }
@@ -169,9 +185,10 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
             while self.as_mut().poll_next(cx).is_some() {}
             return;
         }
-        let mut slots = self.project().slots;
+        let this = self.project();
+        let mut slots = this.slots;
         for index in 0..N {
-            pin_index(slots.as_mut(), index).poll_slot(cx);
+            LostOnUnwind::poll(this.lost, index, pin_index(slots.as_mut(), index), cx);
         }
     }
 

@@ -238,6 +238,9 @@ where
         control.check_signal(this.signal, slots.as_mut(), cx);
         let finished = control.pass(slots.as_mut(), cx, K::is_fault);
         if finished {
+            if let Some(index) = slots.lost() {
+                crate::engine::lost_to_panic(index);
+            }
             control.done = true;
             Poll::Ready(K::finish(slots, control.canceled))
         } else {

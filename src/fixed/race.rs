@@ -236,6 +236,9 @@ where
             }
         }
         if slots.all_ended() {
+            if let Some(index) = slots.lost() {
+                crate::engine::lost_to_panic(index);
+            }
             control.done = true;
             Poll::Ready(K::finish(state, control.canceled))
         } else {

@@ -17,10 +17,45 @@ pin_project! {
         Done { output: F::Output },
         /// Dropped by the batch before it finished.
         Canceled,
+        /// Its poll panicked out of an earlier poll of the batch: dropped
+        /// then (a future that panicked is not polled again), its outcome
+        /// lost.
+        Lost,
         /// Nothing here: the output was taken, or (in an array handed to the
         /// engine) the future lives in the engine and its output is still to
         /// come.
         Empty,
+    }
+}
+
+/// Records element `index` as lost to a panic when dropped: held across an
+/// element's poll and forgotten after it, so only a poll that panics
+/// records it. Costs nothing unless the poll unwinds.
+pub(crate) struct LostOnUnwind<'a> {
+    pub(crate) lost: &'a mut Option<usize>,
+    pub(crate) index: usize,
+}
+
+impl Drop for LostOnUnwind<'_> {
+    fn drop(&mut self) {
+        // The first loss is the one the batch names.
+        self.lost.get_or_insert(self.index);
+    }
+}
+
+impl LostOnUnwind<'_> {
+    /// Polls `slot` (element `index`) with the guard held.
+    #[inline(always)]
+    pub(crate) fn poll<F: Future>(
+        lost: &mut Option<usize>,
+        index: usize,
+        slot: Pin<&mut Slot<F>>,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let guard = LostOnUnwind { lost, index };
+        let ended = slot.poll_slot(cx);
+        core::mem::forget(guard);
+        ended
     }
 }
 
@@ -49,6 +84,15 @@ impl<F: Future> Slot<F> {
             true
         } else {
             false
+        }
+    }
+
+    /// Drops the element's future if it is still running, as lost to the
+    /// panic of its poll.
+    #[cold]
+    pub(crate) fn lose(mut self: Pin<&mut Self>) {
+        if self.is_running() {
+            self.set(Slot::Lost);
         }
     }
 
@@ -88,7 +132,7 @@ impl<F: Future> Slot<F> {
         match self.project_replace(Slot::Empty) {
             SlotReplace::Done { output } => Some(output),
             SlotReplace::Canceled => None,
-            SlotReplace::Running { .. } | SlotReplace::Empty => {
+            SlotReplace::Running { .. } | SlotReplace::Lost | SlotReplace::Empty => {
                 unreachable!("fanout: an element's output was taken before it ended or twice")
             }
         }

@@ -25,8 +25,15 @@ pub trait Storage {
     /// Every element's output, in element order: a tuple or an array.
     type Outputs;
 
-    /// Starts a pass: the next `poll_next` starts again at element 0.
+    /// Starts a pass: the next `poll_next` starts again at element 0. An
+    /// element whose poll panicked out of an earlier pass is dropped now,
+    /// and never polled again ([`lost`](Storage::lost)).
     fn start_pass(self: Pin<&mut Self>);
+
+    /// The first element whose poll panicked out of an earlier pass, if
+    /// any: its outcome is lost, and the face panics, naming it, instead
+    /// of finishing without it.
+    fn lost(&self) -> Option<usize>;
 
     /// Goes on with the pass; the index of the next element that ended
     /// (finished, or was dropped by a cancel and not yet reported), or `None`

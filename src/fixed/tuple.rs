@@ -1,7 +1,7 @@
 //! Tuples of 1 to 12 futures of different types: one storage struct per
 //! arity, a field per element, each element pinned in place (no allocation).
 
-use super::slot::Slot;
+use super::slot::{LostOnUnwind, Slot};
 use super::storage::{Judged, SharedError, Storage, Uniform};
 use super::{sealed, Join, Race};
 use crate::outcome::{Failure, Outcome, TaskOutput};
@@ -35,6 +35,8 @@ macro_rules! tuple {
                 $(#[pin] $f: Slot<$F>,)+
                 // Where the pass goes on: the next element to poll.
                 cursor: usize,
+                // The first element whose poll panicked (`Storage::lost`).
+                lost: Option<usize>,
             }
         }
 
@@ -63,6 +65,7 @@ macro_rules! tuple {
                 $Name {
                     $($f: Slot::Running { future: $f.into_future() },)+
                     cursor: 0,
+                    lost: None,
                 }
             }
         }
@@ -73,7 +76,17 @@ macro_rules! tuple {
 
             #[inline(always)]
             fn start_pass(self: Pin<&mut Self>) {
-                *self.project().cursor = 0;
+                let this = self.project();
+                *this.cursor = 0;
+                match *this.lost {
+                    $(Some($i) => this.$f.lose(),)+
+                    _ => {}
+                }
+            }
+
+            #[inline(always)]
+            fn lost(&self) -> Option<usize> {
+                self.lost
             }
 
             #[inline(always)]
@@ -83,7 +96,7 @@ macro_rules! tuple {
                     let index = *this.cursor;
                     *this.cursor += 1;
                     let ended = match index {
-                        $($i => this.$f.as_mut().poll_slot(cx),)+
+                        $($i => LostOnUnwind::poll(this.lost, $i, this.$f.as_mut(), cx),)+
                         _ => false,
                     };
                     if ended {
@@ -96,7 +109,7 @@ macro_rules! tuple {
             #[inline(always)]
             fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) {
                 let this = self.project();
-                $(this.$f.poll_slot(cx);)+
+                $(LostOnUnwind::poll(this.lost, $i, this.$f, cx);)+
             }
 
             #[inline(always)]

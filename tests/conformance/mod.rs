@@ -680,6 +680,7 @@ macro_rules! runtime_suite {
                 b4_panicking_child_propagates_and_drops_the_others,
                 b4_panicking_child_under_limit_drops_everything,
                 b4_panicking_source_propagates,
+                b4_polled_again_after_a_panic_the_batch_names_the_task,
                 b5_a_million_ready_tasks,
             }
         }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 
 use fanout::{join_all, settle_all, when_all, Outcome};
+use futures::channel::oneshot;
 use futures::future::{join, select, Either};
 use futures::task::noop_waker;
 
@@ -461,6 +462,152 @@ pub fn b4_panicking_child_under_limit_drops_everything(rt: &impl Runtime) {
         let batch = settle_all(tasks).limit(2);
         rt.block_on(join(batch, gates.open_in_order([1, 2, 4, 5])));
     });
+}
+
+/// Three tasks: 0 panics on its first poll (without waking itself), 1
+/// waits for `receive`, 2 is ready at once. Under a limit of 1 or none.
+fn lost_task_batch(receive: oneshot::Receiver<()>) -> Vec<BoxTask<'static, Result<usize, ()>>> {
+    vec![
+        boxed(async { panic!("task 0 panics") }),
+        boxed(async move {
+            receive.await.expect("the driver sends");
+            Ok(1)
+        }),
+        boxed(async { Ok(2) }),
+    ]
+}
+
+/// Drives a batch of [`lost_task_batch`] as a caller that catches panics
+/// does (`poll` is one poll of it): after the first panic it polls again at
+/// once (as the crate docs say to), sends the oneshot once the batch waits,
+/// and goes on until a second panic comes out. Returns both messages. Fails
+/// if the batch resolves, or if it is still pending after 100 more polls
+/// (the old defect: `Pending` forever).
+fn second_panic(
+    rt: &impl Runtime,
+    send: oneshot::Sender<()>,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<()>,
+) -> Vec<String> {
+    let mut send = Some(send);
+    let mut panics = Vec::new();
+    let mut waits = 0;
+    rt.block_on(poll_fn(move |cx| loop {
+        match catch_unwind(AssertUnwindSafe(|| poll(cx))) {
+            Ok(Poll::Ready(())) => panic!("the batch resolved without task 0's outcome"),
+            Ok(Poll::Pending) => {
+                match send.take() {
+                    // Wakes task 1, and through it the batch.
+                    Some(send) => send.send(()).expect("task 1 waits"),
+                    None => {
+                        // Task 1 was sent its value: poll again (without
+                        // waiting for a wake, so a hang fails the test).
+                        waits += 1;
+                        assert!(waits < 100, "the batch never ends: {panics:?}");
+                        cx.waker().wake_by_ref();
+                    }
+                }
+                return Poll::Pending;
+            }
+            Err(payload) => {
+                panics.push(panic_message(&*payload).unwrap_or_default().to_string());
+                if panics.len() == 2 {
+                    return Poll::Ready(std::mem::take(&mut panics));
+                }
+            }
+        }
+    }))
+}
+
+/// Checks the two panics of [`second_panic`]: task 0's own, then the
+/// batch's, naming task 0.
+fn assert_names_task_0(face: &str, panics: &[String]) {
+    assert_eq!(panics[0], "task 0 panics", "{face}");
+    assert!(
+        panics[1].starts_with("fanout: task 0 has no result: it panicked"),
+        "{face}: {panics:?}"
+    );
+}
+
+/// B4, polled again (issue 25's defect): a batch polled again after a
+/// task's first poll panicked (under `catch_unwind`) never polls that task
+/// again, runs the others to their ends — handing out what a face hands
+/// out as it goes — and then panics, naming the task, where it would have
+/// resolved; it once returned `Pending` forever. For every face, with and
+/// without a limit, and for tuples and arrays (inline and run by the
+/// engine).
+pub fn b4_polled_again_after_a_panic_the_batch_names_the_task(rt: &impl Runtime) {
+    use fanout::{first_ok, for_each, when_any, when_each, Join as _};
+    use futures::Stream;
+    type Batch = Vec<BoxTask<'static, Result<usize, ()>>>;
+    /// One poll of a batch, whatever its face.
+    type PollOnce = Box<dyn FnMut(&mut Context<'_>) -> Poll<()>>;
+    /// Builds a face over a batch, with a limit.
+    type Face = fn(Batch, usize) -> PollOnce;
+    fn future<F: Future>(batch: F) -> impl FnMut(&mut Context<'_>) -> Poll<()> {
+        let mut batch = Box::pin(batch);
+        move |cx| batch.as_mut().poll(cx).map(drop)
+    }
+    let faces: [(&str, Face); 7] = [
+        ("join_all", |b, l| Box::new(future(join_all(b).limit(l)))),
+        ("when_all", |b, l| Box::new(future(when_all(b).limit(l)))),
+        ("settle_all", |b, l| {
+            Box::new(future(settle_all(b).limit(l)))
+        }),
+        ("first_ok", |b, l| Box::new(future(first_ok(b).limit(l)))),
+        ("when_any", |b, l| Box::new(future(when_any(b).limit(l)))),
+        ("for_each", |b, l| {
+            Box::new(future(for_each(b, |_, _| {}).limit(l)))
+        }),
+        ("for_each_async", |b, l| {
+            Box::new(future(fanout::for_each_async(b, |_, _| async {}).limit(l)))
+        }),
+    ];
+    for (face, make) in faces {
+        for limit in [usize::MAX, 1] {
+            let (send, receive) = oneshot::channel();
+            let poll = make(lost_task_batch(receive), limit);
+            let panics = second_panic(rt, send, poll);
+            assert_names_task_0(&format!("{face}, limit {limit}"), &panics);
+        }
+    }
+
+    // `when_each` hands out tasks 1 and 2 as they finish, then ends by
+    // naming task 0 instead of ending the stream.
+    for limit in [usize::MAX, 1] {
+        let (send, receive) = oneshot::channel();
+        let mut stream = Box::pin(when_each(lost_task_batch(receive)).limit(limit));
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let items = seen.clone();
+        let panics = second_panic(rt, send, move |cx| loop {
+            match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some((index, output))) => items.borrow_mut().push((index, output)),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        });
+        assert_names_task_0(&format!("when_each, limit {limit}"), &panics);
+        let mut seen = seen.borrow().clone();
+        seen.sort_unstable();
+        assert_eq!(seen, [(1, Ok(1)), (2, Ok(2))], "nothing finished is lost");
+    }
+
+    // A tuple, an inline array, and an array long enough for the engine.
+    let (send, receive) = oneshot::channel();
+    let [t0, t1, t2]: [_; 3] = lost_task_batch(receive).try_into().ok().expect("three");
+    let panics = second_panic(rt, send, future((t0, t1, t2).when_all()));
+    assert_names_task_0("tuple when_all", &panics);
+
+    let (send, receive) = oneshot::channel();
+    let array: [_; 3] = lost_task_batch(receive).try_into().ok().expect("three");
+    let panics = second_panic(rt, send, future(array.settle_all()));
+    assert_names_task_0("array settle_all", &panics);
+
+    let (send, receive) = oneshot::channel();
+    let mut tasks = lost_task_batch(receive);
+    tasks.extend((3..40).map(|i| boxed(async move { Ok::<usize, ()>(i) })));
+    let array: [_; 40] = tasks.try_into().ok().expect("forty");
+    let panics = second_panic(rt, send, future(array.join_all()));
+    assert_names_task_0("array of 40 join_all", &panics);
 }
 
 /// B4: a panic in the source's `next()` propagates too; the tasks pulled so
