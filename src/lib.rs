@@ -115,7 +115,13 @@
 //! - **Finished is finished.** Polling a batch after it resolved panics with a
 //!   clear message; each batch also implements `FusedFuture` (`WhenEach`:
 //!   `FusedStream`), so `select!` can tell.
-//! - **A panic is the task's outcome.** A task that panics — in its poll, or
+//! - **A panic is the task's outcome.** Wrap a task in
+//!   [`catch_panic`] (with the `std` feature) and its panic is a fault at
+//!   its index, [`TaskError::Panic`], kept with every other outcome of the
+//!   batch: the others run on (or are canceled by `.fail_fast()`), the
+//!   payload is kept for `resume_unwind`, and the message reads without a
+//!   downcast ([module `panic`](mod@panic) says why a panic is a fault and not an
+//!   outcome of its own). Unwrapped, a task that panics — in its poll, or
 //!   in its `Drop` when it finishes or is canceled — panics out of the
 //!   batch's poll; the other tasks are dropped with the batch. A batch polled
 //!   again after such a panic (under `catch_unwind`) stays sound: the task
@@ -241,6 +247,9 @@ mod join_all;
 mod leaks;
 mod ordered;
 mod outcome;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod panic;
 mod settle_all;
 pub mod signal;
 pub mod source;
@@ -256,6 +265,8 @@ pub use for_each::{for_each, ForEach};
 pub use for_each_async::{for_each_async, ForEachAsync};
 pub use join_all::{join_all, JoinAll};
 pub use outcome::{Failure, FaultIndices, Faults, FaultsIntoIter, FaultsIter, Outcome, TaskOutput};
+#[cfg(feature = "std")]
+pub use panic::{catch_panic, CatchPanic, Panic, TaskError};
 pub use settle_all::{settle_all, SettleAll};
 pub use source::from_stream;
 pub use when_all::{when_all, WhenAll};

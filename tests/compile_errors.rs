@@ -30,6 +30,7 @@ use std::sync::OnceLock;
 /// Every case: its file stem in `tests/compile_errors/`. The test of each is
 /// below; `every_case_file_has_a_test` keeps this list and the folder equal.
 const CASES: &[&str] = &[
+    "catch_panic_not_result",
     "join_all_not_futures",
     "tuple_settle_all_not_results",
     "tuple_to_iterator_face",
@@ -371,4 +372,18 @@ fn tuple_when_any() {
 #[test]
 fn join_all_not_futures() {
     assert_fails("join_all_not_futures", 2, &["is not a source of tasks"]);
+}
+
+/// `fanout::catch_panic` around a task that outputs a plain value: one
+/// error, from `CatchOutput`'s `on_unimplemented`, naming the fix.
+#[test]
+fn catch_panic_not_result() {
+    assert_fails(
+        "catch_panic_not_result",
+        1,
+        &[
+            "needs a task that outputs a `Result` or an `Outcome`",
+            "Ok::<_, std::convert::Infallible>",
+        ],
+    );
 }

@@ -792,3 +792,53 @@ fn a_throttled_fill_that_ran_out_of_budget_is_not_idle_after_its_yield() {
     assert_eq!(outputs, (0..300).collect::<Vec<_>>());
     assert_eq!(finished.get(), 300);
 }
+
+/// Pending until dropped; its `Drop` panics.
+struct PendingPanicsInDrop;
+
+impl Future for PendingPanicsInDrop {
+    type Output = Result<usize, usize>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Pending
+    }
+}
+
+impl Drop for PendingPanicsInDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("drop of a canceled task panics");
+        }
+    }
+}
+
+/// Issue 25, decided and documented in `fanout::panic`: `catch_panic` does
+/// not catch a panic in the `Drop` of a task the batch cancels (the task's
+/// outcome is `Canceled` already). It comes out of the batch's poll; polled
+/// again, the batch finishes its cancel and resolves with the fault that
+/// canceled it.
+#[test]
+fn a_panic_in_a_canceled_tasks_drop_propagates_through_catch_panic() {
+    use fanout::{catch_panic, Failure, TaskError};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let (_, waker) = counting();
+    let mut cx = Context::from_waker(&waker);
+    // Task 0 in flight when task 1 faults: its drop panics out of the poll.
+    type Task = Pin<Box<dyn Future<Output = Result<usize, usize>>>>;
+    let tasks: Vec<Task> = vec![
+        Box::pin(PendingPanicsInDrop),
+        Box::pin(async { Err::<usize, usize>(1) }),
+    ];
+    let mut batch = pin!(fanout::when_all(tasks.into_iter().map(catch_panic)).fail_fast());
+    let first = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)));
+    let payload = first.expect_err("the canceled task's drop panic propagates");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"drop of a canceled task panics")
+    );
+    let second = catch_unwind(AssertUnwindSafe(|| batch.as_mut().poll(&mut cx)))
+        .expect("the batch finishes its cancel");
+    let Poll::Ready(Err(Failure::Faulted(faults))) = second else {
+        panic!("the fault fails the batch")
+    };
+    assert!(matches!(faults.into_vec()[..], [(1, TaskError::Error(1))]));
+}

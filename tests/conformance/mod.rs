@@ -59,6 +59,7 @@ pub mod first_ok;
 pub mod fixed;
 pub mod for_each;
 pub mod join_all;
+pub mod panics;
 pub mod robustness;
 pub mod seed_process_as_complete;
 pub mod seed_tokens;
@@ -682,6 +683,14 @@ macro_rules! runtime_suite {
                 b4_panicking_source_propagates,
                 b4_polled_again_after_a_panic_the_batch_names_the_task,
                 b5_a_million_ready_tasks,
+            }
+            panics {
+                p1_a_caught_panic_is_a_fault_at_its_index,
+                p2_fail_fast_cancels_on_a_caught_panic,
+                p3_graceful_waits_after_a_caught_panic,
+                p4_the_payload_is_kept,
+                p5_a_panic_in_drop_as_the_task_finishes_is_its_outcome,
+                p6_tuples_and_arrays_catch_panics_per_element,
             }
         }
     };
