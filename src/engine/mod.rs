@@ -16,8 +16,9 @@
 //!    one by one with their indices for a face that asks for them — then end.
 //! 2. Poll the signal; when it has fired, drop every task in flight at once
 //!    (recorded `Canceled`), and never pull from the source again.
-//! 3. *Round first*, when the batch comes back from `Pending`: walk the tasks
-//!    woken while it waited (step 5) before pulling anything. A task pulled
+//! 3. *Round first*, when the batch comes back from `Pending`, or from an
+//!    event handed out in the middle of a fill with tasks woken since: walk
+//!    the woken tasks (step 5) before pulling anything. A task pulled
 //!    later always has a higher index than every task in flight, so a poll's
 //!    events come out in index order — a woken task 3 before a newly pulled
 //!    task 5 that is ready at once, never after it.
@@ -340,6 +341,16 @@ impl<S: Source, C> Engine<S, C> {
         let core = self.project().core;
         if core.slots.has_lost() {
             core.take_lost();
+        }
+        if core.step == Step::Fill && core.quota_end.is_some() && core.slots.running() > 0 {
+            // The last poll handed out an event from the middle of its fill
+            // (it did not wait). Tasks woken since then have lower indices
+            // than any the fill will pull, so they go first, as after a
+            // wait (rules E2, R2: ties go to the lowest index); the fill
+            // goes on after the round, with its quota. (With no task in
+            // flight none can have been woken: a batch of tasks that finish
+            // on their first poll pays nothing here.)
+            core.round_first_if_woken();
         }
         core.rounds.start_turn();
         // A parked source may have woken us: this is the poll it asked for.
@@ -820,6 +831,18 @@ impl<F: Future> Core<F> {
                 self.dropped_together = self.slots.running();
                 self.slots.drop_all();
             }
+        }
+    }
+
+    /// [`Core::round_first`], if a task was woken (or noted on this thread)
+    /// since the last round: a fill cut short by an event resumes after it.
+    #[inline]
+    fn round_first_if_woken(&mut self) {
+        // (`any_woken` looks at the noted wakes too.)
+        if self.slots.any_woken() {
+            // No stretch of pulls goes on past the round.
+            self.end_stretch();
+            self.round_first();
         }
     }
 

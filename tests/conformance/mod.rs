@@ -552,6 +552,7 @@ macro_rules! runtime_suite {
                 e2_ties_in_index_order_with_slot_reuse,
                 e2_ties_do_not_depend_on_the_block_layout,
                 e2_a_woken_task_before_one_pulled_in_the_same_poll,
+                e2_ties_after_an_item_go_to_the_lowest_index,
                 e3_empty_ends_at_once,
                 e5_consumed_once,
                 e5_fused_stream_is_terminated,

@@ -734,3 +734,58 @@ pub fn e2_a_woken_task_before_one_pulled_in_the_same_poll(rt: &impl Runtime) {
         assert_eq!(each.next().await, None);
     });
 }
+
+/// E2 after an item (issue 25): three oneshots; task 1's is sent before the
+/// first poll, which pulls task 0 (pending) and task 1 (ready at once) and
+/// hands task 1 out from the middle of its fill, before task 2 is pulled.
+/// Then tasks 0 and 2 are both sent before the next poll: both are ready on
+/// that poll, and the lower index comes out first. (The next poll once went
+/// on with its fill first, pulled task 2, ready at once, and handed it out
+/// before the round that polls the woken task 0.) The same for the rest of
+/// a `when_any`, and under `.limit(2)`.
+pub fn e2_ties_after_an_item_go_to_the_lowest_index(rt: &impl Runtime) {
+    use futures::channel::oneshot;
+    for (face, limit) in [
+        ("when_each", usize::MAX),
+        ("when_each", 2),
+        ("when_any", usize::MAX),
+    ] {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..3).map(|_| oneshot::channel::<usize>()).unzip();
+        let mut senders: Vec<_> = senders.into_iter().map(Some).collect();
+        let tasks = receivers
+            .into_iter()
+            .map(|receiver| async move { receiver.await.expect("sent") });
+        senders[1]
+            .take()
+            .expect("once")
+            .send(1)
+            .expect("task 1 waits");
+        let order = rt.block_on(async {
+            let mut each = when_each(tasks).limit(limit);
+            let mut order = Vec::new();
+            if face == "when_any" {
+                let (index, _, rest) = each.when_any().await.expect("a task ends");
+                order.push(index);
+                each = rest;
+            } else {
+                order.push(each.next().await.expect("task 1").0);
+            }
+            senders[0]
+                .take()
+                .expect("once")
+                .send(0)
+                .expect("task 0 waits");
+            senders[2]
+                .take()
+                .expect("once")
+                .send(2)
+                .expect("task 2 waits");
+            while let Some((index, _)) = each.next().await {
+                order.push(index);
+            }
+            order
+        });
+        assert_eq!(order, [1, 0, 2], "{face}, limit {limit}");
+    }
+}

@@ -318,11 +318,17 @@ fn shared_and_local_bits_in_one_round(pad: usize) {
         alloc::boxed::Box::pin(task2),
     ];
     tasks.extend((0..pad).map(|_| alloc::boxed::Box::pin(async {}) as Task));
-    let mut order: Vec<usize> =
+    let order: Vec<usize> =
         futures::executor::block_on(crate::when_each(tasks).map(|(index, _)| index).collect());
-    // The padding finished first, in the fill.
-    assert!(order.drain(..pad).eq(3..3 + pad), "pad = {pad}");
-    assert_eq!(order, [2, 0, 1], "pad = {pad}");
+    // The first pad finishes in the first poll's fill, which hands it out
+    // from there; the tasks woken by then go before the next pads (lower
+    // indices: rule E2), so the pads come out in order among the rest.
+    let (pads, tasks): (Vec<usize>, Vec<usize>) = order.iter().partition(|&&i| i >= 3);
+    assert!(pads.iter().copied().eq(3..3 + pad), "pad = {pad}: {order:?}");
+    assert_eq!(tasks, [2, 0, 1], "pad = {pad}: {order:?}");
+    if pad > 0 {
+        assert_eq!(order[..2], [3, 2], "pad = {pad}: {order:?}");
+    }
     assert_eq!(polls.get(), [2, 3, 2], "pad = {pad}");
 }
 
