@@ -2,7 +2,8 @@
 
 use crate::cancel::CancelSource;
 use crate::engine::{Drive, Engine, Event};
-use crate::outcome::{Failure, TaskOutput};
+use crate::outcome::{Failure, Outcome, TaskOutput};
+use crate::processed::Processed;
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use crate::verdict::{Recorded, Verdict};
@@ -30,6 +31,10 @@ type ErrOf<S> = <OutputOf<S> as TaskOutput>::Err;
 ///   batch resolves to `Err(Failure::Faulted(..))` — faults win over
 ///   cancellations — or `Err(Failure::Canceled)`, or `Ok(())`, exactly as
 ///   [`when_all`](crate::when_all) does.
+/// - `process` returns `()`, or `Result<(), E>` with the tasks' error type
+///   `E` (so `?` works in it): an `Err` is a fault of that item, kept at its
+///   index with the tasks' faults, and stops a fail-fast batch like one
+///   ([`Processed`](crate::Processed)).
 /// - Run to completion by default; [`.fail_fast()`](ForEach::fail_fast) and
 ///   [`.cancel_on(signal)`](ForEach::cancel_on) as for `when_all`.
 ///
@@ -52,11 +57,12 @@ type ErrOf<S> = <OutputOf<S> as TaskOutput>::Err;
 ///
 /// Dropping the `ForEach` drops every task in flight; tasks not yet pulled from
 /// the source are never created, and `process` is not called again.
-pub fn for_each<I, F>(source: I, process: F) -> ForEach<I::Source, F>
+pub fn for_each<I, F, R>(source: I, process: F) -> ForEach<I::Source, F>
 where
     I: IntoSource,
     OutputOf<I::Source>: TaskOutput,
-    F: FnMut(usize, OkOf<I::Source>),
+    F: FnMut(usize, OkOf<I::Source>) -> R,
+    R: Processed<ErrOf<I::Source>>,
 {
     ForEach {
         engine: Engine::new(source.into_source(), NoSignal),
@@ -173,11 +179,12 @@ where
     }
 }
 
-impl<S, F, C> Future for ForEach<S, F, C>
+impl<S, F, C, R> Future for ForEach<S, F, C>
 where
     S: Source,
     OutputOf<S>: TaskOutput,
-    F: FnMut(usize, OkOf<S>),
+    F: FnMut(usize, OkOf<S>) -> R,
+    R: Processed<ErrOf<S>>,
     C: Signal,
 {
     type Output = Result<(), Failure<ErrOf<S>>>;
@@ -193,7 +200,15 @@ where
                 match event {
                     Event::Done(index, output) => {
                         match verdict.record(index, output.into_outcome()) {
-                            Recorded::Value(value) => process(index, value),
+                            Recorded::Value(value) => {
+                                if let Some(error) = process(index, value).into_fault() {
+                                    // The processor's fault is the item's.
+                                    verdict.record::<()>(index, Outcome::Faulted(error));
+                                    if fail_fast {
+                                        return ControlFlow::Break(());
+                                    }
+                                }
+                            }
                             Recorded::Fault if fail_fast => return ControlFlow::Break(()),
                             Recorded::Fault | Recorded::Canceled => {}
                         }
@@ -218,11 +233,12 @@ where
     }
 }
 
-impl<S, F, C> FusedFuture for ForEach<S, F, C>
+impl<S, F, C, R> FusedFuture for ForEach<S, F, C>
 where
     S: Source,
     OutputOf<S>: TaskOutput,
-    F: FnMut(usize, OkOf<S>),
+    F: FnMut(usize, OkOf<S>) -> R,
+    R: Processed<ErrOf<S>>,
     C: Signal,
 {
     fn is_terminated(&self) -> bool {

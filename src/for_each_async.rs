@@ -3,7 +3,8 @@
 
 use crate::cancel::CancelSource;
 use crate::engine::{Engine, Event};
-use crate::outcome::{Failure, TaskOutput};
+use crate::outcome::{Failure, Outcome, TaskOutput};
+use crate::processed::Processed;
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
 use crate::verdict::{Recorded, Verdict};
@@ -34,7 +35,32 @@ type ErrOf<S> = <OutputOf<S> as TaskOutput>::Err;
 /// the limit, so the backlog holds at most `n` values and the source is pulled
 /// no faster than values are processed.
 ///
-/// Faults, cancellation and the result are as for [`for_each`](crate::for_each).
+/// Faults, cancellation and the result are as for [`for_each`](crate::for_each),
+/// and so is a processor that can fail: its future outputs `()` or
+/// `Result<(), E>` with the tasks' error type `E`, and an `Err` is a fault
+/// of that item ([`Processed`](crate::Processed)):
+///
+/// ```
+/// use fanout::Failure;
+///
+/// let saved = std::cell::RefCell::new(Vec::new());
+/// let fetches = (0..4).map(|i| async move { Ok::<u32, String>(i) });
+/// let batch = fanout::for_each_async(fetches, |_, page| {
+///     let saved = &saved;
+///     async move {
+///         if page == 2 {
+///             return Err(format!("cannot save page {page}"));
+///         }
+///         saved.borrow_mut().push(page);
+///         Ok(())
+///     }
+/// });
+/// let Err(Failure::Faulted(faults)) = futures::executor::block_on(batch.limit(1).fail_fast()) else {
+///     unreachable!()
+/// };
+/// assert_eq!(faults.into_vec(), [(2, "cannot save page 2".to_string())]);
+/// assert_eq!(*saved.borrow(), [0, 1]); // page 3 was never fetched
+/// ```
 ///
 /// # Examples
 ///
@@ -62,12 +88,14 @@ where
     I: IntoSource,
     OutputOf<I::Source>: TaskOutput,
     F: FnMut(usize, OkOf<I::Source>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future,
+    Fut::Output: Processed<ErrOf<I::Source>>,
 {
     ForEachAsync {
         engine: Engine::new(source.into_source(), NoSignal),
         process,
         running: None,
+        running_index: 0,
         backlog: VecDeque::new(),
         verdict: Verdict::new(),
         fail_fast: false,
@@ -89,6 +117,8 @@ pin_project! {
         process: F,
         #[pin]
         running: Option<Fut>,
+        // The index of the item the running call processes.
+        running_index: usize,
         backlog: VecDeque<(usize, OkOf<S>)>,
         verdict: Verdict<ErrOf<S>>,
         fail_fast: bool,
@@ -140,6 +170,7 @@ where
             engine: self.engine.with_signal(signal),
             process: self.process,
             running: self.running,
+            running_index: self.running_index,
             backlog: self.backlog,
             verdict: self.verdict,
             fail_fast: self.fail_fast,
@@ -200,7 +231,8 @@ where
     S: Source,
     OutputOf<S>: TaskOutput,
     F: FnMut(usize, OkOf<S>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future,
+    Fut::Output: Processed<ErrOf<S>>,
     C: Signal,
 {
     type Output = Result<(), Failure<ErrOf<S>>>;
@@ -214,16 +246,26 @@ where
             // from the backlog, until one is pending or the backlog is empty.
             loop {
                 if let Some(running) = this.running.as_mut().as_pin_mut() {
-                    if running.poll(cx).is_pending() {
+                    let Poll::Ready(processed) = running.poll(cx) else {
                         break;
-                    }
+                    };
                     this.running.set(None);
+                    if let Some(error) = processed.into_fault() {
+                        // The processor's fault is the item's: a fault like
+                        // a task's, which stops a fail-fast batch.
+                        let index = *this.running_index;
+                        this.verdict.record::<()>(index, Outcome::Faulted(error));
+                        if *this.fail_fast {
+                            this.engine.as_mut().cancel();
+                        }
+                    }
                 }
                 let Some((index, value)) = this.backlog.pop_front() else {
                     break;
                 };
                 // The value leaves the backlog: its place in the limit is free.
                 this.engine.as_mut().hold(false);
+                *this.running_index = index;
                 this.running.set(Some((this.process)(index, value)));
             }
 
@@ -278,7 +320,8 @@ where
     S: Source,
     OutputOf<S>: TaskOutput,
     F: FnMut(usize, OkOf<S>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future,
+    Fut::Output: Processed<ErrOf<S>>,
     C: Signal,
 {
     fn is_terminated(&self) -> bool {

@@ -250,6 +250,7 @@ mod outcome;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod panic;
+mod processed;
 mod settle_all;
 pub mod signal;
 pub mod source;
@@ -267,6 +268,7 @@ pub use join_all::{join_all, JoinAll};
 pub use outcome::{Failure, FaultIndices, Faults, FaultsIntoIter, FaultsIter, Outcome, TaskOutput};
 #[cfg(feature = "std")]
 pub use panic::{catch_panic, CatchPanic, Panic, TaskError};
+pub use processed::Processed;
 pub use settle_all::{settle_all, SettleAll};
 pub use source::from_stream;
 pub use when_all::{when_all, WhenAll};

@@ -32,6 +32,7 @@ use std::sync::OnceLock;
 const CASES: &[&str] = &[
     "catch_panic_not_result",
     "join_all_not_futures",
+    "processor_wrong_error",
     "tuple_settle_all_not_results",
     "tuple_to_iterator_face",
     "tuple_when_all_mixed_errors",
@@ -384,6 +385,22 @@ fn catch_panic_not_result() {
         &[
             "needs a task that outputs a `Result` or an `Outcome`",
             "Ok::<_, std::convert::Infallible>",
+        ],
+    );
+}
+
+/// A `for_each` processor whose `Result` has another error type than the
+/// tasks': one error, from `Processed`'s `on_unimplemented`, naming the
+/// tasks' error type and the conversion.
+#[test]
+fn processor_wrong_error() {
+    assert_fails(
+        "processor_wrong_error",
+        1,
+        &[
+            "a processor must return `()` or `Result<(), E>`",
+            "the tasks' error type is `FetchError`",
+            "map_err",
         ],
     );
 }

@@ -35,7 +35,9 @@ const FACES: [Face; 2] = [Face::Sync, Face::Async];
 /// is never called — both faces, from an iterator or a stream, limited or not.
 pub fn e3_empty_never_calls_the_processor(rt: &impl Runtime) {
     let empty: Vec<Ready<Result<u8, ()>>> = Vec::new();
-    let never = |_: usize, _: u8| panic!("the processor was called on empty input");
+    // (`-> ()`: a processor that only diverges must name what it would
+    // return, now that a processor may return `()` or a `Result`.)
+    let never = |_: usize, _: u8| -> () { panic!("the processor was called on empty input") };
     let never_async =
         |_: usize, _: u8| -> Ready<()> { panic!("the processor was called on empty input") };
     assert_eq!(
@@ -773,4 +775,179 @@ pub fn e_for_each_is_fused(rt: &impl Runtime) {
         assert_eq!(batch.as_mut().await, Ok(()));
         assert!(batch.is_terminated());
     });
+}
+
+/// Runs `for_each` or `for_each_async` over `source` with a processor that
+/// records each index it gets and fails (`Err(100 + i)`) on item `fails`.
+fn fallible<'a, S>(
+    rt: &impl Runtime,
+    face: &Face,
+    source: S,
+    fails: usize,
+    options: impl Fn(Options<'a>) -> Options<'a>,
+) -> (Result<(), Failure<usize>>, Vec<usize>)
+where
+    S: IntoIterator,
+    S::Item: Future<Output = Result<usize, usize>>,
+{
+    let processed = RefCell::new(Vec::new());
+    let process = |i: usize, _: usize| {
+        processed.borrow_mut().push(i);
+        if i == fails {
+            Err(100 + i)
+        } else {
+            Ok(())
+        }
+    };
+    let o = options(Options::default());
+    let result = match face {
+        Face::Sync => {
+            let mut batch = for_each(source, process).limit(o.limit);
+            if o.fail_fast {
+                batch = batch.fail_fast();
+            }
+            if let Some(stop) = o.graceful {
+                batch = batch.graceful(stop);
+            }
+            rt.block_on(batch)
+        }
+        Face::Async => {
+            let mut batch = for_each_async(source, move |i, v| ready(process(i, v))).limit(o.limit);
+            if o.fail_fast {
+                batch = batch.fail_fast();
+            }
+            if let Some(stop) = o.graceful {
+                batch = batch.graceful(stop);
+            }
+            rt.block_on(batch)
+        }
+    };
+    (result, processed.into_inner())
+}
+
+/// The options [`fallible`] applies.
+struct Options<'a> {
+    limit: usize,
+    fail_fast: bool,
+    graceful: Option<&'a fanout::cancel::CancelSource>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Self {
+            limit: usize::MAX,
+            fail_fast: false,
+            graceful: None,
+        }
+    }
+}
+
+/// A processor may fail (issue 25): its error is a fault at the item's
+/// index, in the same `Failure` as the tasks' faults, in index order; every
+/// other value is still processed (no fail-fast).
+pub fn fp_a_processor_fault_is_the_items_fault(rt: &impl Runtime) {
+    for face in FACES {
+        // Task 5 faults itself; the processor fails on item 2.
+        let tasks = (0..8).map(|i| async move {
+            yield_now().await;
+            if i == 5 {
+                Err(i)
+            } else {
+                Ok(i)
+            }
+        });
+        let (result, mut processed) = fallible(rt, &face, tasks, 2, |o| o);
+        let Err(Failure::Faulted(faults)) = result else {
+            panic!("{face:?}: both faults fail the batch")
+        };
+        assert_eq!(faults.into_vec(), [(2, 102), (5, 5)], "{face:?}");
+        processed.sort_unstable();
+        assert_eq!(
+            processed,
+            [0, 1, 2, 3, 4, 6, 7],
+            "{face:?}: every value processed"
+        );
+    }
+}
+
+/// With `.fail_fast()`, a processor's fault cancels the batch as a task's
+/// does: the tasks in flight are dropped, nothing more is pulled.
+pub fn fp_a_processor_fault_stops_a_fail_fast_batch(rt: &impl Runtime) {
+    for face in FACES {
+        let n = 50;
+        let pulled = PollCounter::new();
+        let tracker = Tracker::new();
+        // Sequential (limit 1): item 3's processor fails; items 0..=3 ran.
+        let source = pulls(
+            (0..n).map(|i| {
+                let task = tracker.track(async move {
+                    yield_now().await;
+                    Ok::<usize, usize>(i)
+                });
+                task
+            }),
+            &pulled,
+        );
+        let (result, processed) = fallible(rt, &face, source, 3, |o| Options {
+            limit: 1,
+            fail_fast: true,
+            ..o
+        });
+        let Err(Failure::Faulted(faults)) = result else {
+            panic!("{face:?}: the processor's fault fails the batch")
+        };
+        assert_eq!(faults.into_vec(), [(3, 103)], "{face:?}");
+        assert!(
+            processed.starts_with(&[0, 1, 2, 3]),
+            "{face:?}: {processed:?}"
+        );
+        assert!(
+            pulled.get() < n,
+            "{face:?}: the source was pulled dry ({})",
+            pulled.get()
+        );
+        assert!(processed.len() <= 5, "{face:?}: {processed:?}");
+    }
+}
+
+/// With `.fail_fast().graceful(&stop)`, a processor's fault cancels `stop`
+/// and the batch waits for the tasks in flight to end on their own.
+pub fn fp_a_processor_fault_stops_a_graceful_batch(rt: &impl Runtime) {
+    for face in FACES {
+        let stop = fanout::cancel::CancelSource::new();
+        let ended = Rc::new(Cell::new(0));
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let token = stop.token();
+                let ended = Rc::clone(&ended);
+                async move {
+                    if i == 0 {
+                        // Ends after every task is in flight.
+                        yield_now().await;
+                    } else {
+                        // Runs until told to stop.
+                        token.canceled().await;
+                    }
+                    ended.set(ended.get() + 1);
+                    Ok::<usize, usize>(i)
+                }
+            })
+            .collect();
+        let (result, processed) = fallible(rt, &face, tasks, 0, |o| Options {
+            fail_fast: true,
+            graceful: Some(&stop),
+            ..o
+        });
+        assert!(stop.is_canceled(), "{face:?}");
+        assert_eq!(ended.get(), 4, "{face:?}: the others ended on their own");
+        let Err(Failure::Faulted(faults)) = result else {
+            panic!("{face:?}: the processor's fault fails the batch")
+        };
+        assert_eq!(faults.into_vec(), [(0, 100)], "{face:?}");
+        // The stopped tasks completed (their tokens ended them with a
+        // value): graceful processes them too.
+        let mut processed = processed;
+        processed.sort_unstable();
+        assert_eq!(processed, [0, 1, 2, 3], "{face:?}");
+    }
 }

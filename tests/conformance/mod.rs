@@ -619,6 +619,9 @@ macro_rules! runtime_suite {
                 fa_tasks_keep_moving_while_the_processor_waits,
                 fa_backlog_counts_against_the_limit,
                 fa_fail_fast_still_processes_the_backlog,
+                fp_a_processor_fault_is_the_items_fault,
+                fp_a_processor_fault_stops_a_fail_fast_batch,
+                fp_a_processor_fault_stops_a_graceful_batch,
             }
             tokens {
                 k1_cancel_is_idempotent_and_every_clone_sees_it,

@@ -324,7 +324,10 @@ fn shared_and_local_bits_in_one_round(pad: usize) {
     // from there; the tasks woken by then go before the next pads (lower
     // indices: rule E2), so the pads come out in order among the rest.
     let (pads, tasks): (Vec<usize>, Vec<usize>) = order.iter().partition(|&&i| i >= 3);
-    assert!(pads.iter().copied().eq(3..3 + pad), "pad = {pad}: {order:?}");
+    assert!(
+        pads.iter().copied().eq(3..3 + pad),
+        "pad = {pad}: {order:?}"
+    );
     assert_eq!(tasks, [2, 0, 1], "pad = {pad}: {order:?}");
     if pad > 0 {
         assert_eq!(order[..2], [3, 2], "pad = {pad}: {order:?}");
