@@ -10,7 +10,9 @@
 //! task completes, faults or cancels itself after a random mix of self-wakes
 //! (yields) and virtual sleeps; in a graceful batch it also watches the stop
 //! token, and ends with its own *stop outcome* (canceled, a distinct fault,
-//! or completed) on the poll after the token fires. The model is a plain
+//! or completed) on the poll after the token fires. A `for_each` processor
+//! fails on about one item in six: its error is that item's fault, and
+//! stops a fail-fast batch at the instant the item ended. The model is a plain
 //! list scheduler in virtual time: it knows when each task starts and ends,
 //! so it knows which tasks are pulled, which end on their own, which the
 //! signal, the first fault or the first success drops, and which a graceful
@@ -83,6 +85,8 @@ const DEFAULT_BATCHES: u64 = 14_000;
 /// The fault of a task that faults when a graceful stop tells it to end:
 /// this plus its index (its own fault is its index).
 const STOP_FAULT: usize = 1000;
+/// The error of a `for_each` processor that fails on item `i`: `PROC_FAULT + i`.
+const PROC_FAULT: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Face {
@@ -204,6 +208,16 @@ struct Batch {
     arrivals: Option<Vec<u64>>,
     /// `when_any`: race the rest again and again (else stream it).
     race_rest: bool,
+    /// `for_each`: the processor fails (`Err(PROC_FAULT + i)`) on item `i`
+    /// if `processor_fails[i]` (issue 25: its error is that item's fault).
+    processor_fails: Vec<bool>,
+}
+
+impl Batch {
+    /// Whether the processor fails on item `i` (`for_each` only).
+    fn processor_fails(&self, i: usize) -> bool {
+        self.processor_fails.get(i) == Some(&true)
+    }
 }
 
 /// Draws a random batch of `group`.
@@ -300,6 +314,7 @@ fn generate(group: Group, rng: &mut SplitMix) -> Batch {
         stream: rng.below(3) == 0,
         arrivals: None,
         race_rest: face == Face::WhenAny && rng.below(2) == 0,
+        processor_fails: Vec::new(),
     };
     if batch.stream && !fail_fast && rng.below(2) == 0 {
         // Tasks arrive over time, in gaps of 0 to 12 ms (multiples of 4).
@@ -331,6 +346,10 @@ fn generate(group: Group, rng: &mut SplitMix) -> Batch {
         } else {
             4 * (rng.next_u64() % (last / 4 + 2)) + 2
         });
+    }
+    if face == Face::ForEach {
+        // Drawn last, so the other faces' batches are drawn as before.
+        batch.processor_fails = (0..n).map(|_| rng.below(6) == 0).collect();
     }
     batch
 }
@@ -437,7 +456,10 @@ fn model(batch: &Batch) -> Expected {
                 .iter()
                 .zip(&batch.tasks)
                 .enumerate()
-                .filter(|(_, (_, task))| task.ends == Ends::Faults)
+                .filter(|(i, (_, task))| {
+                    task.ends == Ends::Faults
+                        || task.ends == Ends::Completes && batch.processor_fails(*i)
+                })
                 .map(|(i, ((_, end), _))| (*end, i))
                 .min()
         })
@@ -467,6 +489,12 @@ fn model(batch: &Batch) -> Expected {
         } else {
             fates.push(Fate::Dropped);
             outcomes.push(Outcome::Canceled);
+        }
+    }
+    // A value the processor fails on is that item's fault.
+    for (i, outcome) in outcomes.iter_mut().enumerate() {
+        if matches!(outcome, Outcome::Completed(_)) && batch.processor_fails(i) {
+            *outcome = Outcome::Faulted(PROC_FAULT + i);
         }
     }
     let pulled_all = fates.len() == batch.tasks.len();
@@ -836,6 +864,11 @@ where
             let mut b = for_each(source, |i, value: usize| {
                 assert_eq!(i, value);
                 handed_out.borrow_mut().push((i, now()));
+                if batch.processor_fails(i) {
+                    Err(PROC_FAULT + i)
+                } else {
+                    Ok(())
+                }
             })
             .limit(limit)
             .cancel_on(signal);
@@ -1044,7 +1077,13 @@ fn check(
         let mut want: Vec<(usize, u64)> = expected
             .order()
             .into_iter()
-            .filter(|(_, o, _)| batch.face == Face::WhenEach || matches!(o, Outcome::Completed(_)))
+            .filter(|(_, o, _)| {
+                // `for_each` processes the values, and its processor's
+                // faults were values it was given.
+                batch.face == Face::WhenEach
+                    || matches!(o, Outcome::Completed(_))
+                    || matches!(o, Outcome::Faulted(e) if *e >= PROC_FAULT)
+            })
             .map(|(i, _, at)| (i, at))
             .collect();
         let mut got = seen.handed_out.clone();
@@ -1184,6 +1223,7 @@ fn the_model_on_known_batches() {
         stream: false,
         arrivals: None,
         race_rest: false,
+        processor_fails: Vec::new(),
     };
     assert_eq!(
         schedule(&batch).times,
@@ -1303,6 +1343,7 @@ fn the_model_on_known_batches() {
         stream: true,
         arrivals: Some(vec![8]),
         race_rest: false,
+        processor_fails: Vec::new(),
     };
     let e = model(&late);
     assert!(e.outcomes.is_empty());
@@ -1338,6 +1379,7 @@ fn the_model_on_known_batches() {
         stream: false,
         arrivals: None,
         race_rest: false,
+        processor_fails: Vec::new(),
     };
     for limit in [None, Some(3), Some(4)] {
         assert!(
@@ -1412,6 +1454,7 @@ fn a_task_woken_before_a_poll_wins_over_one_pulled_in_it() {
         stream: true,
         arrivals: Some(vec![0, 4]),
         race_rest: false,
+        processor_fails: Vec::new(),
     };
     assert_eq!(
         model(&batch).order(),
