@@ -63,6 +63,8 @@
 //! | the first success (`Promise.any`) | [`first_ok`] | `Result<(index, T), Failure<E>>` |
 //! | to process each value as it completes (`Parallel.ForEachAsync`) | [`for_each`] | `Result<(), Failure<E>>` |
 //! | the same with an async processor, tasks kept moving | [`for_each_async`] | `Result<(), Failure<E>>` |
+//! | a processor that can fail (`?` in it; its error is that item's fault) | either, returning `Result<(), E>` ([`Processed`]) | `Result<(), Failure<E>>` |
+//! | a task's panic kept as its fault, the others running on (`JoinSet`'s `is_panic`) | any face over [`catch_panic`]`(task)` (`std`) | `Failure<TaskError<E>>`, ... |
 //! | any of these over a `Stream` of futures | the same over [`from_stream`] | as above |
 //! | a few futures of **different** types at once (`join!`) | [`(a, b, c).join_all()`](Join::join_all) | `(A, B, C)` |
 //! | their values, or every fault with its position (`try_join!` keeping every fault) | [`(a, b, c).when_all()`](Join::when_all) | `Result<(A, B, C), Failure<E>>` |
