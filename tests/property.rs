@@ -10,7 +10,9 @@
 //! task completes, faults or cancels itself after a random mix of self-wakes
 //! (yields) and virtual sleeps; in a graceful batch it also watches the stop
 //! token, and ends with its own *stop outcome* (canceled, a distinct fault,
-//! or completed) on the poll after the token fires. A `for_each` processor
+//! or completed) on the poll after the token fires. A third of the faulting
+//! tasks panic instead, inside `fanout::catch_panic`: each must be exactly
+//! one fault at its index, like any other. A `for_each` processor
 //! fails on about one item in six: its error is that item's fault, and
 //! stops a fail-fast batch at the instant the item ended. The model is a plain
 //! list scheduler in virtual time: it knows when each task starts and ends,
@@ -70,8 +72,8 @@ use std::task::{Context, Poll};
 use fanout::cancel::{CancelSource, Canceled};
 use fanout::source::{IntoSource, Source};
 use fanout::{
-    first_ok, for_each, from_stream, settle_all, when_all, when_any, when_each, Failure, Faults,
-    Outcome,
+    catch_panic, first_ok, for_each, from_stream, settle_all, when_all, when_any, when_each,
+    CatchPanic, Failure, Faults, Outcome, TaskError,
 };
 use futures::{stream, StreamExt};
 
@@ -87,6 +89,8 @@ const DEFAULT_BATCHES: u64 = 14_000;
 const STOP_FAULT: usize = 1000;
 /// The error of a `for_each` processor that fails on item `i`: `PROC_FAULT + i`.
 const PROC_FAULT: usize = 2000;
+/// The fault of task `i` whose poll panicked (caught by `catch_panic`).
+const PANIC_FAULT: usize = 3000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Face {
@@ -130,6 +134,8 @@ enum Ends {
     Completes,
     Faults,
     CancelsItself,
+    /// Panics, inside `fanout::catch_panic`: a fault, `PANIC_FAULT + index`.
+    Panics,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +184,7 @@ impl TaskSpec {
             Ends::Completes => Outcome::Completed(index),
             Ends::Faults => Outcome::Faulted(index),
             Ends::CancelsItself => Outcome::Canceled,
+            Ends::Panics => Outcome::Faulted(PANIC_FAULT + index),
         }
     }
 
@@ -185,7 +192,7 @@ impl TaskSpec {
         match self.on_stop {
             Ends::Completes => Outcome::Completed(index),
             Ends::Faults => Outcome::Faulted(STOP_FAULT + index),
-            Ends::CancelsItself => Outcome::Canceled,
+            Ends::CancelsItself | Ends::Panics => Outcome::Canceled,
         }
     }
 }
@@ -281,6 +288,10 @@ fn generate(group: Group, rng: &mut SplitMix) -> Batch {
                 Ends::Completes
             } else if draw < completes_per_10 + (10 - completes_per_10) / 3 {
                 Ends::CancelsItself
+            } else if i % 3 == 1 {
+                // A third of the faults are panics, caught as faults (no
+                // draw of its own: the batches are drawn as before).
+                Ends::Panics
             } else {
                 Ends::Faults
             };
@@ -457,7 +468,7 @@ fn model(batch: &Batch) -> Expected {
                 .zip(&batch.tasks)
                 .enumerate()
                 .filter(|(i, (_, task))| {
-                    task.ends == Ends::Faults
+                    matches!(task.ends, Ends::Faults | Ends::Panics)
                         || task.ends == Ends::Completes && batch.processor_fails(*i)
                 })
                 .map(|(i, ((_, end), _))| (*end, i))
@@ -588,10 +599,37 @@ struct Record {
     by_token: bool,
 }
 
-/// A task of the batch: walks its steps, then ends with its outcome; in a
-/// graceful batch, ends with its stop outcome on the poll after its stop
-/// token fires.
+/// A task of the batch: [`Steps`] inside `fanout::catch_panic`, its panic
+/// mapped to the fault `PANIC_FAULT + index` (so the model's outcomes stay
+/// `Outcome<usize, usize>`).
 struct Task {
+    index: usize,
+    inner: CatchPanic<Steps>,
+}
+
+impl Future for Task {
+    type Output = Outcome<usize, usize>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let index = self.index;
+        Pin::new(&mut self.inner)
+            .poll(cx)
+            .map(|outcome| match outcome {
+                Outcome::Completed(value) => Outcome::Completed(value),
+                Outcome::Faulted(TaskError::Error(error)) => Outcome::Faulted(error),
+                Outcome::Faulted(TaskError::Panic(panic)) => {
+                    assert_eq!(panic.message(), Some("the task panics (caught)"));
+                    Outcome::Faulted(PANIC_FAULT + index)
+                }
+                Outcome::Canceled => Outcome::Canceled,
+            })
+    }
+}
+
+/// What a task runs: walks its steps, then ends with its outcome (or
+/// panics, if it `Ends::Panics`); in a graceful batch, ends with its stop
+/// outcome on the poll after its stop token fires.
+struct Steps {
     index: usize,
     spec: TaskSpec,
     at: usize,
@@ -604,7 +642,7 @@ struct Task {
     records: Rc<RefCell<Vec<Record>>>,
 }
 
-impl Future for Task {
+impl Future for Steps {
     type Output = Outcome<usize, usize>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -628,6 +666,9 @@ impl Future for Task {
         loop {
             let Some(&step) = this.spec.steps.get(this.at) else {
                 this.records.borrow_mut()[this.index].ended_at = Some(now());
+                if this.spec.ends == Ends::Panics {
+                    panic!("the task panics (caught)");
+                }
                 return Poll::Ready(this.spec.outcome(this.index));
             };
             match step {
@@ -703,13 +744,16 @@ fn run_batch(batch: &Batch) {
         pulled.set(pulled.get() + 1);
         tracker.track(Task {
             index: i,
-            spec: batch.tasks[i].clone(),
-            at: 0,
-            yielded: false,
-            sleep: None,
-            spurious_armed: false,
-            stop: batch.graceful.then(|| stop.token().canceled()),
-            records: Rc::clone(&records),
+            inner: catch_panic(Steps {
+                index: i,
+                spec: batch.tasks[i].clone(),
+                at: 0,
+                yielded: false,
+                sleep: None,
+                spurious_armed: false,
+                stop: batch.graceful.then(|| stop.token().canceled()),
+                records: Rc::clone(&records),
+            }),
         })
     });
     let observed = if let Some(arrivals) = &batch.arrivals {
@@ -1082,7 +1126,7 @@ fn check(
                 // faults were values it was given.
                 batch.face == Face::WhenEach
                     || matches!(o, Outcome::Completed(_))
-                    || matches!(o, Outcome::Faulted(e) if *e >= PROC_FAULT)
+                    || matches!(o, Outcome::Faulted(e) if (PROC_FAULT..PANIC_FAULT).contains(e))
             })
             .map(|(i, _, at)| (i, at))
             .collect();
