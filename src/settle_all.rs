@@ -22,13 +22,33 @@ type OutcomeOf<S> = Outcome<<OutputOf<S> as TaskOutput>::Ok, <OutputOf<S> as Tas
 /// `Promise.allSettled`, Python's `gather(..., return_exceptions=True)`.
 ///
 /// Nothing is judged: a fault is a value here. Tasks dropped by the batch
-/// (its signal fired, or `.fail_fast()` saw a fault) are `Outcome::Canceled`;
-/// tasks never pulled from the source have no entry. Empty input resolves on
-/// the first poll with an empty `Vec`.
+/// (its signal fired, or `.fail_fast()` saw a fault) are `Outcome::Canceled`.
+/// Empty input resolves on the first poll with an empty `Vec`.
 ///
 /// Options: [`.limit(n)`](SettleAll::limit),
 /// [`.cancel_on(signal)`](SettleAll::cancel_on),
-/// [`.fail_fast()`](SettleAll::fail_fast).
+/// [`.fail_fast()`](SettleAll::fail_fast),
+/// [`.graceful(&stop)`](SettleAll::graceful).
+///
+/// # One outcome per task *pulled*: the `Vec` can be shorter than the input
+///
+/// The source is pulled lazily, so a batch stopped early (its signal, or
+/// `.fail_fast()`) never creates the tasks it had not pulled yet, and they
+/// have **no entry**: `outcomes.len()` is the number of tasks pulled, which
+/// can be less than the input's length. Index with `outcomes.get(i)`, not
+/// `outcomes[i]`, when the batch can be stopped; a missing entry is a task
+/// that never started.
+///
+/// ```
+/// use fanout::{settle_all, Outcome};
+///
+/// // One at a time; the first faults and stops the batch: tasks 1 and 2
+/// // are never pulled.
+/// let jobs = [Err("boom"), Ok(2), Ok(3)].map(|r| async move { r });
+/// let outcomes = futures::executor::block_on(settle_all(jobs).limit(1).fail_fast());
+/// assert_eq!(outcomes, [Outcome::Faulted("boom")]);
+/// assert_eq!(outcomes.get(2), None); // task 2 never started
+/// ```
 ///
 /// # Examples
 ///
