@@ -3,9 +3,10 @@
 use crate::cancel::CancelSource;
 use crate::engine::{Drive, Engine, Event};
 use crate::outcome::{Failure, Outcome, TaskOutput};
-use crate::processed::Processed;
+use crate::processed::{processor_panicked, Processed};
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
+use crate::unwind::LostOnUnwind;
 use crate::verdict::{Recorded, Verdict};
 use core::future::{Future, IntoFuture};
 use core::ops::ControlFlow;
@@ -69,6 +70,7 @@ where
         process,
         verdict: Verdict::new(),
         fail_fast: false,
+        lost: None,
         done: false,
     }
 }
@@ -86,6 +88,8 @@ pin_project! {
         process: F,
         verdict: Verdict<ErrOf<S>>,
         fail_fast: bool,
+        // The first item whose processor call panicked.
+        lost: Option<usize>,
         done: bool,
     }
 }
@@ -135,6 +139,7 @@ where
             process: self.process,
             verdict: self.verdict,
             fail_fast: self.fail_fast,
+            lost: self.lost,
             done: self.done,
         }
     }
@@ -194,14 +199,22 @@ where
         assert!(!*this.done, "`ForEach` polled after it completed");
         this.engine.as_mut().start_turn();
         loop {
-            let (verdict, process, fail_fast) =
-                (&mut *this.verdict, &mut *this.process, *this.fail_fast);
+            let (verdict, process, fail_fast, lost) = (
+                &mut *this.verdict,
+                &mut *this.process,
+                *this.fail_fast,
+                &mut *this.lost,
+            );
             let drive = ready!(this.engine.as_mut().poll_drive(cx, |event| {
                 match event {
                     Event::Done(index, output) => {
                         match verdict.record(index, output.into_outcome()) {
                             Recorded::Value(value) => {
-                                if let Some(error) = process(index, value).into_fault() {
+                                // A panic in the call leaves the item
+                                // unprocessed: noted, and named at the end.
+                                let processed =
+                                    LostOnUnwind::call(lost, index, || process(index, value));
+                                if let Some(error) = processed.into_fault() {
                                     // The processor's fault is the item's.
                                     verdict.record::<()>(index, Outcome::Faulted(error));
                                     if fail_fast {
@@ -222,6 +235,9 @@ where
                 Drive::Stopped => this.engine.as_mut().cancel(),
                 Drive::Finished => {
                     this.engine.check_lost();
+                    if let Some(index) = *this.lost {
+                        processor_panicked(index);
+                    }
                     *this.done = true;
                     return Poll::Ready(match this.verdict.finish(this.engine.was_canceled()) {
                         Some(failure) => Err(failure),

@@ -4,9 +4,10 @@
 use crate::cancel::CancelSource;
 use crate::engine::{Engine, Event};
 use crate::outcome::{Failure, Outcome, TaskOutput};
-use crate::processed::Processed;
+use crate::processed::{processor_panicked, Processed};
 use crate::signal::{EitherSignal, NoSignal, Signal};
 use crate::source::{IntoSource, Source};
+use crate::unwind::LostOnUnwind;
 use crate::verdict::{Recorded, Verdict};
 use alloc::collections::VecDeque;
 use core::future::{Future, IntoFuture};
@@ -96,6 +97,7 @@ where
         process,
         running: None,
         running_index: 0,
+        lost: None,
         backlog: VecDeque::new(),
         verdict: Verdict::new(),
         fail_fast: false,
@@ -119,6 +121,9 @@ pin_project! {
         running: Option<Fut>,
         // The index of the item the running call processes.
         running_index: usize,
+        // The first item whose processor call (or its future) panicked:
+        // that future is dropped at the next poll, never polled again.
+        lost: Option<usize>,
         backlog: VecDeque<(usize, OkOf<S>)>,
         verdict: Verdict<ErrOf<S>>,
         fail_fast: bool,
@@ -171,6 +176,7 @@ where
             process: self.process,
             running: self.running,
             running_index: self.running_index,
+            lost: self.lost,
             backlog: self.backlog,
             verdict: self.verdict,
             fail_fast: self.fail_fast,
@@ -241,12 +247,18 @@ where
         let mut this = self.project();
         assert!(!*this.done, "`ForEachAsync` polled after it completed");
         this.engine.as_mut().start_turn();
+        if this.lost.is_some_and(|index| index == *this.running_index) {
+            // The running call panicked out of the last poll.
+            this.running.set(None);
+        }
         loop {
             // The processor: finish the running call, then start the next one
             // from the backlog, until one is pending or the backlog is empty.
             loop {
                 if let Some(running) = this.running.as_mut().as_pin_mut() {
-                    let Poll::Ready(processed) = running.poll(cx) else {
+                    let index = *this.running_index;
+                    let polled = LostOnUnwind::call(this.lost, index, || running.poll(cx));
+                    let Poll::Ready(processed) = polled else {
                         break;
                     };
                     this.running.set(None);
@@ -266,7 +278,8 @@ where
                 // The value leaves the backlog: its place in the limit is free.
                 this.engine.as_mut().hold(false);
                 *this.running_index = index;
-                this.running.set(Some((this.process)(index, value)));
+                let call = LostOnUnwind::call(this.lost, index, || (this.process)(index, value));
+                this.running.set(Some(call));
             }
 
             // The tasks: take every event there is now, so the tasks in flight
@@ -304,6 +317,9 @@ where
             }
             if *this.engine_done && this.running.is_none() && this.backlog.is_empty() {
                 this.engine.check_lost();
+                if let Some(index) = *this.lost {
+                    processor_panicked(index);
+                }
                 *this.done = true;
                 return Poll::Ready(match this.verdict.finish(this.engine.was_canceled()) {
                     Some(failure) => Err(failure),

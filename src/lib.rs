@@ -257,6 +257,7 @@ mod settle_all;
 pub mod signal;
 pub mod source;
 mod sync;
+mod unwind;
 mod verdict;
 mod when_all;
 mod when_any;

@@ -70,6 +70,11 @@
 //! - A panic in the task's `Drop` as it finishes: the wrapper drops a
 //!   finished task inside the catch, so that panic is its outcome too (its
 //!   value is lost with it).
+//! - **Not** a panic in the task's `Drop` right after its poll panicked
+//!   (the wrapper drops a task that panicked at once): that second panic
+//!   comes out of the batch's poll, and the first panic's payload is
+//!   dropped with it; polled again, the batch names the task as one whose
+//!   result a panic took (see the crate docs).
 //! - **Not** a panic in the task's `Drop` when the batch cancels it: the
 //!   task already has its outcome (`Canceled`), and there is no later poll to
 //!   report a second one on. That panic comes out of the batch's poll (or
@@ -305,8 +310,9 @@ impl<T, E> CatchOutput for Outcome<T, E> {
 /// # Panics
 ///
 /// Never from a panic of the task's poll, nor of its `Drop` as it finishes:
-/// both are caught. A panic in the task's `Drop` when the batch cancels it
-/// is not (see the module docs); nor is a panic of the batch itself.
+/// both are caught. A panic in the task's `Drop` right after its poll
+/// panicked, or when the batch cancels it, is not (see [the module
+/// docs](crate::panic#what-is-caught)); nor is a panic of the batch itself.
 ///
 /// The panic hook still runs for a caught panic (by default it prints the
 /// message to stderr), as with `std::panic::catch_unwind`.

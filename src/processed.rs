@@ -56,6 +56,19 @@ pub trait Processed<E>: sealed::Sealed<E> {
     fn into_fault(self) -> Option<E>;
 }
 
+/// The panic of a batch polled again after its processor panicked on an
+/// item, once everything else has ended: that item was never processed, so
+/// the batch cannot claim success.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn processor_panicked(index: usize) -> ! {
+    panic!(
+        "fanout: the processor panicked on item {index} in an earlier poll of this batch, \
+         so that item was not processed"
+    )
+}
+
 impl<E> Processed<E> for () {
     #[inline(always)]
     fn into_fault(self) -> Option<E> {

@@ -342,16 +342,6 @@ impl<S: Source, C> Engine<S, C> {
         if core.slots.has_lost() {
             core.take_lost();
         }
-        if core.step == Step::Fill && core.quota_end.is_some() && core.slots.running() > 0 {
-            // The last poll handed out an event from the middle of its fill
-            // (it did not wait). Tasks woken since then have lower indices
-            // than any the fill will pull, so they go first, as after a
-            // wait (rules E2, R2: ties go to the lowest index); the fill
-            // goes on after the round, with its quota. (With no task in
-            // flight none can have been woken: a batch of tasks that finish
-            // on their first poll pays nothing here.)
-            core.round_first_if_woken();
-        }
         core.rounds.start_turn();
         // A parked source may have woken us: this is the poll it asked for.
         core.source_parked = false;
@@ -498,6 +488,19 @@ impl<F: Future> Core<F> {
         K: FnMut(Event<F::Output>) -> ControlFlow<()>,
     {
         let core = self;
+        if core.step == Step::Fill && core.quota_end.is_some() && core.slots.running() > 0 {
+            // The last run handed out an event from the middle of its fill
+            // (it did not wait). Tasks woken since then have lower indices
+            // than any the fill will pull, so they go first, as after a
+            // wait (rules E2, R2: ties go to the lowest index); the fill
+            // goes on after the round, with its quota. Here, not at the
+            // start of a face's poll: a face that takes several events in
+            // one poll (`first_ok`) gets the same order as one that takes
+            // one per poll. (With no task in flight none can have been
+            // woken: a batch of tasks that finish on their first poll pays
+            // nothing here.)
+            core.round_first_if_woken();
+        }
         // While this run lasts, a wake of one of our tasks on this thread is
         // only a note in a local bit set (see `self_wake`).
         let running = Running::enter(core.slots.owner());
@@ -776,8 +779,10 @@ impl<F: Future> Core<F> {
     #[cold]
     fn take_lost(&mut self) {
         let _running = Running::enter(self.slots.owner());
-        if let Some(index) = self.slots.take_lost() {
+        if let Some((id, index)) = self.slots.take_lost() {
+            // Recorded before the drop, which may panic too.
             self.lost.get_or_insert(index);
+            self.slots.drop_lost(id, index);
         }
     }
 

@@ -366,31 +366,51 @@ impl<F> Slots<F> {
     }
 
     /// Takes the task whose poll (or finishing drop) panicked out of the
-    /// last run, and drops its future in place if it is still there (a
-    /// future that panicked is never polled again): its index. The slot
-    /// is freed as a finished task's would be.
-    ///
-    /// Counts first, for a `Drop` that panics too: the slot is then free
-    /// (an assignment replaces the value even when the old one's drop
-    /// panics), only out of the free list until a rewind, as in
-    /// [`Slots::poll`].
+    /// last run: where it is and its index. The caller records the index
+    /// first, then drops the task ([`Slots::drop_lost`]), so a `Drop` that
+    /// panics too cannot lose the record.
     #[cold]
-    pub(crate) fn take_lost(&mut self) -> Option<usize> {
-        let (id, index) = self.lost.take()?;
+    pub(crate) fn take_lost(&mut self) -> Option<(SlotId, usize)> {
+        self.lost.take()
+    }
+
+    /// Drops the future of task `index` in slot `id` in place, if it is
+    /// still there (a future that panicked is never polled again), and
+    /// frees the slot as a finished task's would be.
+    ///
+    /// A task whose finishing drop panicked (in [`Slots::poll`]) has left
+    /// its slot free but not yet linked into the free list (the panic came
+    /// between the two): it is linked here. Its stored next slot is the
+    /// list's head still, as nothing ran since.
+    ///
+    /// Counts and the free list first, for a `Drop` that panics too: the
+    /// slot is then free and linked (an assignment replaces the value even
+    /// when the old one's drop panics).
+    #[cold]
+    pub(crate) fn drop_lost(&mut self, id: SlotId, index: usize) {
         let block = match id.block {
             0 => self.first.as_mut(),
             b => self.more.get_mut(b as usize - 1),
-        }?;
-        if (id.slot as usize) < block.slots.used {
-            let slot = block.slots.get_mut(id.slot as usize);
-            if matches!(*slot, Slot::Running(at, _) if at == index) {
+        };
+        let Some(block) = block else { return };
+        if (id.slot as usize) >= block.slots.used {
+            // Given back as never-used (`start`'s truncate): nothing to do.
+            return;
+        }
+        let slot = block.slots.get_mut(id.slot as usize);
+        match *slot {
+            Slot::Running(at, _) if at == index => {
                 self.running -= 1;
+                let next = self.free;
+                self.free = Some(id);
                 // Invariant 1: overwritten in place, never moved.
-                *slot = Slot::Free(self.free);
+                *slot = Slot::Free(next);
+            }
+            Slot::Free(next) if next == self.free && self.free != Some(id) => {
                 self.free = Some(id);
             }
+            _ => {}
         }
-        Some(index)
     }
 
     /// The token that names this batch to `self_wake` while it runs: its
@@ -922,8 +942,10 @@ impl<F: Future> Slots<F> {
             Poll::Pending => Polled::Pending,
             Poll::Ready(output) => {
                 // Uncounted first: if the future's `Drop` panics, the
-                // assignment below still frees the slot (only out of the
-                // free list, until a rewind), and the count is right.
+                // assignment below still frees the slot (an assignment
+                // replaces the value even when the old one's drop panics),
+                // and the count is right; the slot is linked into the free
+                // list by `drop_lost` then (the guard records it).
                 self.running -= 1;
                 // Invariant 1: overwritten in place.
                 *slot = Slot::Free(self.free);

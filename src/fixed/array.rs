@@ -2,7 +2,7 @@
 //! like a tuple; larger arrays are handed to the engine, which polls only
 //! the elements that were woken.
 
-use super::slot::{LostOnUnwind, Slot};
+use super::slot::{poll_noting_loss, Slot};
 use super::storage::{Judged, SharedError, Storage, Uniform};
 use super::{sealed, Join, Race};
 use crate::engine::{Engine, Event};
@@ -172,7 +172,7 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
         while *this.cursor < N {
             let index = *this.cursor;
             *this.cursor += 1;
-            if LostOnUnwind::poll(this.lost, index, pin_index(slots.as_mut(), index), cx) {
+            if poll_noting_loss(this.lost, index, pin_index(slots.as_mut(), index), cx) {
                 return Some(index);
             }
         }
@@ -188,7 +188,7 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
         let this = self.project();
         let mut slots = this.slots;
         for index in 0..N {
-            LostOnUnwind::poll(this.lost, index, pin_index(slots.as_mut(), index), cx);
+            poll_noting_loss(this.lost, index, pin_index(slots.as_mut(), index), cx);
         }
     }
 

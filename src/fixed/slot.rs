@@ -28,35 +28,17 @@ pin_project! {
     }
 }
 
-/// Records element `index` as lost to a panic when dropped: held across an
-/// element's poll and forgotten after it, so only a poll that panics
-/// records it. Costs nothing unless the poll unwinds.
-pub(crate) struct LostOnUnwind<'a> {
-    pub(crate) lost: &'a mut Option<usize>,
-    pub(crate) index: usize,
-}
-
-impl Drop for LostOnUnwind<'_> {
-    fn drop(&mut self) {
-        // The first loss is the one the batch names.
-        self.lost.get_or_insert(self.index);
-    }
-}
-
-impl LostOnUnwind<'_> {
-    /// Polls `slot` (element `index`) with the guard held.
-    #[inline(always)]
-    pub(crate) fn poll<F: Future>(
-        lost: &mut Option<usize>,
-        index: usize,
-        slot: Pin<&mut Slot<F>>,
-        cx: &mut Context<'_>,
-    ) -> bool {
-        let guard = LostOnUnwind { lost, index };
-        let ended = slot.poll_slot(cx);
-        core::mem::forget(guard);
-        ended
-    }
+/// Polls `slot` (element `index`); a panic out of its poll records `index`
+/// in `lost` ([`crate::unwind::LostOnUnwind`]), at no cost otherwise. `true`
+/// if the element finished in this poll.
+#[inline(always)]
+pub(crate) fn poll_noting_loss<F: Future>(
+    lost: &mut Option<usize>,
+    index: usize,
+    slot: Pin<&mut Slot<F>>,
+    cx: &mut Context<'_>,
+) -> bool {
+    crate::unwind::LostOnUnwind::call(lost, index, || slot.poll_slot(cx))
 }
 
 impl<F: Future> Slot<F> {

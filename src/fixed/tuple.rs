@@ -1,7 +1,7 @@
 //! Tuples of 1 to 12 futures of different types: one storage struct per
 //! arity, a field per element, each element pinned in place (no allocation).
 
-use super::slot::{LostOnUnwind, Slot};
+use super::slot::{poll_noting_loss, Slot};
 use super::storage::{Judged, SharedError, Storage, Uniform};
 use super::{sealed, Join, Race};
 use crate::outcome::{Failure, Outcome, TaskOutput};
@@ -96,7 +96,7 @@ macro_rules! tuple {
                     let index = *this.cursor;
                     *this.cursor += 1;
                     let ended = match index {
-                        $($i => LostOnUnwind::poll(this.lost, $i, this.$f.as_mut(), cx),)+
+                        $($i => poll_noting_loss(this.lost, $i, this.$f.as_mut(), cx),)+
                         _ => false,
                     };
                     if ended {
@@ -109,7 +109,7 @@ macro_rules! tuple {
             #[inline(always)]
             fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) {
                 let this = self.project();
-                $(LostOnUnwind::poll(this.lost, $i, this.$f, cx);)+
+                $(poll_noting_loss(this.lost, $i, this.$f, cx);)+
             }
 
             #[inline(always)]
