@@ -70,18 +70,31 @@ macro_rules! tuple {
             }
         }
 
+        impl<$($F: Future),+> $Name<$($F),+> {
+            /// Drops the element whose poll panicked out of an earlier
+            /// pass (`Storage::lost`), if it still runs. Out of line: the
+            /// hot pass only tests `lost`.
+            #[cold]
+            #[inline(never)]
+            fn lose_lost(self: Pin<&mut Self>) {
+                let this = self.project();
+                match *this.lost {
+                    $(Some($i) => this.$f.lose(),)+
+                    _ => {}
+                }
+            }
+        }
+
         impl<$($F: Future),+> Storage for $Name<$($F),+> {
             const LEN: usize = $len;
             type Outputs = ($($F::Output,)+);
 
             #[inline(always)]
-            fn start_pass(self: Pin<&mut Self>) {
-                let this = self.project();
-                *this.cursor = 0;
-                match *this.lost {
-                    $(Some($i) => this.$f.lose(),)+
-                    _ => {}
+            fn start_pass(mut self: Pin<&mut Self>) {
+                if self.lost.is_some() {
+                    self.as_mut().lose_lost();
                 }
+                *self.project().cursor = 0;
             }
 
             #[inline(always)]
