@@ -873,12 +873,24 @@ where
     log
 }
 
-/// Yields once, then panics in its poll; its `Drop` panics too.
-struct PollAndDropBomb {
+/// Yields once; then panics in its poll (`poll_panics`) or is ready with
+/// `Ok(0)`. Its `Drop` panics: always after a panicking poll, else once it
+/// has finished.
+struct Bomb {
     polls: u32,
+    poll_panics: bool,
 }
 
-impl Future for PollAndDropBomb {
+impl Bomb {
+    fn new(poll_panics: bool) -> Self {
+        Self {
+            polls: 0,
+            poll_panics,
+        }
+    }
+}
+
+impl Future for Bomb {
     type Output = Result<u32, ()>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.polls += 1;
@@ -886,14 +898,23 @@ impl Future for PollAndDropBomb {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        panic!("poll bomb");
+        if self.poll_panics {
+            panic!("poll bomb");
+        }
+        Poll::Ready(Ok(0))
     }
 }
 
-impl Drop for PollAndDropBomb {
+impl Drop for Bomb {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if std::thread::panicking() {
+            return;
+        }
+        if self.poll_panics {
             panic!("drop bomb");
+        }
+        if self.polls >= 2 {
+            panic!("drop bomb (finished)");
         }
     }
 }
@@ -906,12 +927,8 @@ type ResultTask = Pin<Box<dyn Future<Output = Result<u32, ()>>>>;
 /// it. The loss is now recorded before the drop.
 #[test]
 fn a_lost_task_whose_drop_panics_too_is_still_named() {
-    let tasks = || -> Vec<ResultTask> {
-        vec![
-            Box::pin(PollAndDropBomb { polls: 0 }),
-            Box::pin(async { Ok(7) }),
-        ]
-    };
+    let tasks =
+        || -> Vec<ResultTask> { vec![Box::pin(Bomb::new(true)), Box::pin(async { Ok(7) })] };
     let named = |log: &[String]| {
         assert!(!log.iter().any(|l| l.starts_with("ready")), "{log:?}");
         assert!(
@@ -940,32 +957,6 @@ fn a_lost_task_whose_drop_panics_too_is_still_named() {
     );
 }
 
-/// Yields once, then is ready with `Ok(0)`; its `Drop` panics once it has
-/// finished.
-struct FinishedDropBomb {
-    polls: u32,
-}
-
-impl Future for FinishedDropBomb {
-    type Output = Result<u32, ()>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.polls += 1;
-        if self.polls == 1 {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        Poll::Ready(Ok(0))
-    }
-}
-
-impl Drop for FinishedDropBomb {
-    fn drop(&mut self) {
-        if self.polls >= 2 && !std::thread::panicking() {
-            panic!("drop bomb (finished)");
-        }
-    }
-}
-
 /// Wakes itself and is pending `left` times, then `Ok(1)`.
 struct Slow {
     left: u32,
@@ -992,7 +983,7 @@ impl Future for Slow {
 fn a_finished_tasks_drop_panic_under_a_limit_loses_nothing_else() {
     let tasks = || -> Vec<ResultTask> {
         vec![
-            Box::pin(FinishedDropBomb { polls: 0 }),
+            Box::pin(Bomb::new(false)),
             Box::pin(Slow { left: 5 }),
             Box::pin(async { Ok(2) }),
             Box::pin(async { Ok(3) }),
