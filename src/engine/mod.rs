@@ -228,7 +228,7 @@ struct Core<F: Future> {
     yielded: bool,
     /// The first task whose poll (or finishing drop) panicked: its outcome
     /// is lost, and a face that would resolve without it panics instead
-    /// ([`Engine::lost_to_panic`]).
+    /// ([`Engine::lost`]).
     lost: Option<usize>,
 }
 
@@ -391,7 +391,7 @@ impl<S: Source, C> Engine<S, C> {
     /// finished, panicked out of an earlier poll of the batch, if any: its
     /// outcome is lost. The other tasks run on; a face calls
     /// [`Engine::check_lost`] where it would resolve.
-    pub(crate) fn lost_to_panic(&self) -> Option<usize> {
+    pub(crate) fn lost(&self) -> Option<usize> {
         self.core.lost
     }
 

@@ -26,6 +26,7 @@
 use super::ready::{Owner, ReadySet, BITS, MAX_CAPACITY};
 use super::self_wake::Running;
 use super::snapshot::Snapshot;
+use crate::unwind::LostOnUnwind;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::future::Future;
@@ -55,21 +56,6 @@ struct CountOnUnwind<'a>(&'a mut usize);
 impl Drop for CountOnUnwind<'_> {
     fn drop(&mut self) {
         *self.0 += 1;
-    }
-}
-
-/// Records the task being polled as lost to a panic when dropped: held
-/// across a task's poll (and the drop of its future once it finished) and
-/// forgotten after them, so only a panic records it. Costs nothing unless
-/// the poll or the drop unwinds.
-struct LostOnUnwind<'a> {
-    lost: &'a mut Option<(SlotId, usize)>,
-    at: (SlotId, usize),
-}
-
-impl Drop for LostOnUnwind<'_> {
-    fn drop(&mut self) {
-        *self.lost = Some(self.at);
     }
 }
 

@@ -163,7 +163,7 @@ impl<F: Future, const N: usize> Storage for ArraySlots<F, N> {
                 Poll::Ready(None) => {}
             }
             // An element the engine lost to a panic has no output to come.
-            *this.lost = engine.lost_to_panic();
+            *this.lost = engine.lost();
             // Every element has been reported: drop the engine now, and
             // with it any element it never pulled (a cancel came first).
             *this.engine = None;

@@ -340,3 +340,21 @@ pub fn c2_first_ok_graceful_on_the_signal(rt: &impl Runtime) {
         assert_eq!(tracker.finished(), 4);
     }
 }
+
+/// R2 within one poll (issue 25): `first_ok` takes several events in one
+/// poll of the batch. Task 0 wakes itself on its first poll (in the fill),
+/// task 1 faults at once (an event in the middle of the fill), task 2
+/// would succeed at once when pulled: task 0, woken before task 2 was
+/// pulled and with the lower index, wins. (The tie rule once held only
+/// between polls, and task 2 won.)
+pub fn r2_first_ok_ties_hold_within_one_poll(rt: &impl Runtime) {
+    let tasks: Vec<BoxTask<'_, Result<usize, usize>>> = vec![
+        boxed(async {
+            yield_now().await;
+            Ok(0)
+        }),
+        boxed(async { Err(1) }),
+        boxed(async { Ok(2) }),
+    ];
+    assert_eq!(rt.block_on(first_ok(tasks)), Ok((0, 0)));
+}

@@ -590,6 +590,7 @@ macro_rules! runtime_suite {
             first_ok {
                 r5_first_completed_wins_and_the_rest_are_dropped_at_once,
                 r5_ties_lowest_index_wins,
+                r2_first_ok_ties_hold_within_one_poll,
                 r5_all_fault_every_fault_in_input_order,
                 r5_empty_is_faulted_with_no_faults_at_once,
                 r5_only_cancellations_is_canceled,
